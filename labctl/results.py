@@ -1,0 +1,264 @@
+"""Read run files written by :mod:`labctl.store`: entries, status, parameters, arrays with units.
+
+Works on finished runs, live runs (opened as an SWMR reader) and runs whose writer was killed
+(HDF5 then refuses a normal open; the SWMR reader still sees every flushed point).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+#: Final statuses; a run still "running" whose writer process is gone reads as "incomplete".
+FINAL = ("completed", "aborted", "failed")
+
+
+@dataclass
+class Field:
+    """One HDF5 field as numpy values with its NeXus ``@units`` and ``@long_name``."""
+
+    name: str
+    values: np.ndarray
+    units: str = ""
+    long_name: str = ""
+
+    @property
+    def label(self) -> str:
+        text = self.long_name or self.name
+        return f"{text} ({self.units})" if self.units else text
+
+
+@dataclass
+class Data:
+    """An ``NXdata`` group: its signal, the axis per signal dimension (None = plain index)."""
+
+    name: str
+    signal: Field
+    axes: list[Field | None]
+    auxiliary: list[Field] = field(default_factory=list)
+    fields: dict[str, Field] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Field:
+        return self.fields[name]
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OS":
+        return [_text(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _attr(obj, name: str, default: Any = None) -> Any:
+    return _text(obj.attrs[name]) if name in obj.attrs else default
+
+
+def _nx_class(obj) -> str:
+    return _attr(obj, "NX_class", "") or ""
+
+
+def _read_tree(group: h5py.Group) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, obj in group.items():
+        if isinstance(obj, h5py.Group):
+            out[name] = _read_tree(obj)
+        else:
+            out[name] = _text(obj[()])
+    return out
+
+
+def _open(path: str | Path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"no such run file: {path}") from None
+        try:  # a live SWMR writer, or one that died without closing
+            return h5py.File(path, "r", swmr=True)
+        except OSError:
+            raise OSError(f"{path}: not a readable HDF5 run file ({exc})") from None
+
+
+def list_entries(path: str | Path) -> list[str]:
+    """Names of the ``NXentry`` groups (runs) of a file."""
+    with _open(path) as f:
+        return [k for k, v in f.items() if isinstance(v, h5py.Group) and _nx_class(v) == "NXentry"]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Run:
+    """One run (``NXentry``) of a file. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, path: str | Path, entry: str | None = None):
+        self.path = Path(path)
+        self.file = _open(self.path)
+        try:
+            entries = [
+                k for k, v in self.file.items()
+                if isinstance(v, h5py.Group) and _nx_class(v) == "NXentry"
+            ]
+            if not entries:
+                raise ValueError(f"{path}: no NXentry (not a labctl run file)")
+            entry = entry or _attr(self.file, "default") or entries[0]
+            if entry not in entries:
+                raise KeyError(f"{path}: no entry {entry!r}; entries: {entries}")
+        except BaseException:
+            self.file.close()
+            raise
+        self.entry_name = entry
+        self.entry = self.file[entry]
+
+    # -- context ----------------------------------------------------------------------------
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- facts ------------------------------------------------------------------------------
+    def _scalar(self, name: str, default: Any = None) -> Any:
+        return _text(self.entry[name][()]) if name in self.entry else default
+
+    @property
+    def recorded_status(self) -> str:
+        return self._scalar("status", "running")
+
+    @property
+    def status(self) -> str:
+        """completed / aborted / failed; running (writer alive); incomplete (writer gone)."""
+        status = self.recorded_status
+        if status in FINAL:
+            return status
+        host, pid = _attr(self.entry, "writer_host"), _attr(self.entry, "writer_pid")
+        if host == socket.gethostname() and pid is not None and _pid_alive(int(pid)):
+            return "running"
+        return "incomplete"
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "completed"
+
+    title = property(lambda self: self._scalar("title", ""))
+    start_time = property(lambda self: self._scalar("start_time"))
+    end_time = property(lambda self: self._scalar("end_time"))
+    exit_message = property(lambda self: self._scalar("exit_message", ""))
+    traceback = property(lambda self: self._scalar("traceback", ""))
+
+    @property
+    def protocol(self) -> str:
+        """Registry name of the protocol that wrote the run ("" if none)."""
+        g = self.entry.get("protocol")
+        return _text(g["name"][()]) if g is not None and "name" in g else ""
+
+    @property
+    def parameters(self) -> dict[str, Field]:
+        g = self.entry.get("parameters")
+        if g is None:
+            return {}
+        return {k: self._field(v) for k, v in g.items() if isinstance(v, h5py.Dataset)}
+
+    def parameter_values(self) -> dict[str, Any]:
+        return {k: _text(f.values[()]) for k, f in self.parameters.items()}
+
+    def group(self, name: str) -> dict[str, Any]:
+        """A metadata group as a nested dict (``instrument``, ``sample``, ``program``, ...)."""
+        g = self.entry.get(name)
+        return _read_tree(g) if isinstance(g, h5py.Group) else {}
+
+    @property
+    def instruments(self) -> dict[str, Any]:
+        return self.group("instrument")
+
+    @property
+    def sample(self) -> dict[str, Any]:
+        return self.group("sample")
+
+    @property
+    def program(self) -> dict[str, Any]:
+        return self.group("program")
+
+    # -- data -------------------------------------------------------------------------------
+    @property
+    def data_names(self) -> list[str]:
+        """The ``NXdata`` groups, the entry's default first."""
+        names = [k for k, v in self.entry.items() if _nx_class(v) == "NXdata"]
+        default = _attr(self.entry, "default")
+        return sorted(names, key=lambda n: (n != default, names.index(n)))
+
+    def _field(self, ds: h5py.Dataset) -> Field:
+        if self.file.swmr_mode:
+            ds.refresh()
+        values = ds[()]
+        values = _text(values) if values.dtype.kind in "OS" else values
+        return Field(ds.name.rsplit("/", 1)[-1], values, _attr(ds, "units", ""),
+                     _attr(ds, "long_name", ""))
+
+    def data(self, name: str | None = None) -> Data:
+        """An ``NXdata`` group (default: the entry's ``@default``) with its signal and axes."""
+        names = self.data_names
+        if not names:
+            raise KeyError(f"{self.path}: entry {self.entry_name!r} holds no NXdata")
+        name = name or names[0]
+        if name not in names:
+            raise KeyError(f"no NXdata {name!r}; available: {names}")
+        g = self.entry[name]
+        fields = {k: self._field(v) for k, v in g.items() if isinstance(v, h5py.Dataset)}
+        signal = fields[_attr(g, "signal")]
+        axes_attr = _attr(g, "axes", [])
+        axes_attr = [axes_attr] if isinstance(axes_attr, str) else list(axes_attr)
+        axes = [fields.get(a) if a != "." else None for a in axes_attr]
+        axes += [None] * (signal.values.ndim - len(axes))
+        aux = _attr(g, "auxiliary_signals", [])
+        aux = [aux] if isinstance(aux, str) else aux
+        return Data(name, signal, axes, [fields[a] for a in aux if a in fields], fields)
+
+    def columns(self) -> dict[str, Field]:
+        """Scalar point columns (the ``data`` group) by name."""
+        return self.data("data").fields if "data" in self.data_names else {}
+
+    def __getitem__(self, name: str) -> Field:
+        """A field of the default data group, e.g. ``run["current"].values``."""
+        return self.data()[name]
+
+    def to_pandas(self):
+        """Scalar columns as a pandas DataFrame (pandas optional)."""
+        import pandas as pd
+
+        return pd.DataFrame({k: f.values for k, f in self.columns().items()})
+
+    def shapes(self) -> dict[str, dict[str, tuple[int, ...]]]:
+        out = {}
+        for n in self.data_names:
+            out[n] = {}
+            for k, ds in self.entry[n].items():
+                if isinstance(ds, h5py.Dataset):
+                    if self.file.swmr_mode:
+                        ds.refresh()
+                    out[n][k] = ds.shape
+        return out
+
+
+def open_run(path: str | Path, entry: str | None = None) -> Run:
+    """Open a run file (the file's default entry unless ``entry`` is given)."""
+    return Run(path, entry)
