@@ -1,0 +1,54 @@
+"""Every private detail of pyvisa-sim that labctl relies on, in one place.
+
+pyvisa-sim has no public extension point. We reuse its YAML parser, its session classes and its
+dialogue/property matching, and touch three private attributes: ``Devices._internal`` (resource ->
+device map), ``Device._output_buffers`` (pending responses) and ``Device._query_eom``/``_response_eom``
+(message terminators). The pyvisa-sim minor version is pinned in pyproject.toml;
+``tests/test_labsim_backend.py`` fails loudly if these names move.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from pyvisa_sim.devices import Device, Devices
+from pyvisa_sim.highlevel import SimVisaLibrary
+
+__all__ = ["Device", "Devices", "SimVisaLibrary", "device_map", "eoms", "output_buffers", "take_output"]
+
+
+def device_map(devices: Devices) -> dict[str, Device]:
+    """The live resource-name -> device mapping of a parsed bench."""
+    return devices._internal
+
+
+def eoms(device: Device) -> tuple[bytes, bytes]:
+    """(query terminator, response terminator) chosen by pyvisa-sim for the device's interface."""
+    return device._query_eom, device._response_eom
+
+
+def output_buffers(device: Device) -> deque[bytearray]:
+    """The pending responses of a dialogue-only (YAML) device."""
+    return device._output_buffers
+
+
+def take_output(buffers: deque[bytearray], count: int, termchar: int | None) -> tuple[bytes, bool]:
+    """Chunked replacement for pyvisa-sim's byte-per-call ``Device.read``.
+
+    Returns up to ``count`` bytes of the oldest pending response, stopping after ``termchar`` when
+    it is given, and whether the response's end (the VISA END indicator) was reached.
+    """
+    if not buffers:
+        return b"", False
+    head = buffers[0]
+    n = min(count, len(head))
+    if termchar is not None:
+        stop = head.find(termchar, 0, n)
+        if stop >= 0:
+            n = stop + 1
+    chunk = bytes(head[:n])
+    del head[:n]
+    if head:
+        return chunk, False
+    buffers.popleft()
+    return chunk, True

@@ -1,0 +1,107 @@
+"""Bench YAML files: pyvisa-sim YAML whose ``x-`` keys bind devices to emulators and physics.
+
+Read with a typed YAML loader (pyvisa-sim reads every value as a string), so ``x-options`` and
+``x-bench.params`` arrive as numbers, lists and mappings.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.resources
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from labctl.sim_backends.bench import Bench
+
+SHIPPED = "labctl.sim_backends.benches"
+
+
+def import_object(path: str) -> Any:
+    """``"package.module:Name"`` -> the object."""
+    module, _, name = path.partition(":")
+    if not name:
+        raise ValueError(f"expected 'module:Name', got {path!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def resolve(path: str | Path) -> Path:
+    """A bench path as given, or the name of a bench shipped with labctl (``demo.yaml``)."""
+    p = Path(path)
+    if p.exists():
+        return p
+    shipped = importlib.resources.files(SHIPPED).joinpath(str(path))
+    if shipped.is_file():
+        return Path(str(shipped))
+    raise FileNotFoundError(f"no bench file {path!r} (nor a shipped bench of that name)")
+
+
+def shipped_benches() -> list[Path]:
+    root = importlib.resources.files(SHIPPED)
+    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+@dataclass
+class DeviceSpec:
+    name: str
+    model: str | None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def build_emulator(self, bench: Bench, name: str):
+        return import_object(self.model)(bench, name=name, **self.options)
+
+
+@dataclass
+class BenchFile:
+    path: Path
+    model: str
+    seed: int
+    params: dict[str, Any]
+    devices: dict[str, DeviceSpec]
+    resources: dict[str, str]
+
+    @classmethod
+    def load(cls, path: str | Path) -> BenchFile:
+        path = resolve(path)
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        bench = data.get("x-bench") or {}
+        devices = {
+            name: DeviceSpec(name, d.get("x-model"), dict(d.get("x-options") or {}))
+            for name, d in (data.get("devices") or {}).items()
+        }
+        resources = {r: d["device"] for r, d in (data.get("resources") or {}).items()}
+        return cls(
+            path=path,
+            model=bench.get("model", "labctl.sim_backends.bench:Bench"),
+            seed=int(bench.get("seed", 0)),
+            params=dict(bench.get("params") or {}),
+            devices=devices,
+            resources=resources,
+        )
+
+    def device_for(self, name: str) -> DeviceSpec | None:
+        return self.devices.get(name)
+
+    def build_bench(self) -> Bench:
+        return import_object(self.model)(seed=self.seed, **self.params)
+
+
+def describe(path: str | Path) -> dict[str, Any]:
+    """What ``labctl bench show`` prints: the bench model, its seed and each resource's device."""
+    bf = BenchFile.load(path)
+    return {
+        "path": str(bf.path),
+        "bench": bf.model,
+        "seed": bf.seed,
+        "params": bf.params,
+        "resources": [
+            {
+                "resource": res,
+                "device": dev,
+                "model": bf.devices[dev].model if dev in bf.devices else None,
+                "options": bf.devices[dev].options if dev in bf.devices else {},
+            }
+            for res, dev in bf.resources.items()
+        ],
+    }

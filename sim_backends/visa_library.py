@@ -1,0 +1,164 @@
+"""The ``@labsim`` pyvisa backend: pyvisa-sim's YAML and sessions, with physics emulators behind them.
+
+A bench YAML is ordinary pyvisa-sim YAML plus ``x-`` keys (stock pyvisa-sim ignores them, so the same
+file still opens with ``@sim`` as a static mock)::
+
+    x-bench: {model: labctl.sim_backends.demo_bench:DemoBench, seed: 1, params: {...}}
+    devices:
+      smu:
+        x-model: labctl.sim_backends.keithley2400:Keithley2400
+        x-options: {dut: diode}
+        ...stock dialogues for @sim...
+
+Every resource whose device has an ``x-model`` is served by that Python emulator; devices without one
+keep pyvisa-sim's dialogue matching. pyvisa caches one library object per bench path, so one bench
+(one physical world, one virtual clock) serves every resource of the file.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import deque
+
+from labctl.sim_backends import _pyvisa_sim as compat
+from labctl.sim_backends.bench_file import BenchFile
+from labctl.sim_backends.scpi import ScpiEmulator
+from pyvisa import constants, errors
+
+
+class EmulatedDevice:
+    """Message framing between a VISA session and one :class:`ScpiEmulator`.
+
+    Collects written bytes until a whole program message has arrived (terminator outside any
+    IEEE 488.2 binary block), hands it to the emulator and queues its response.
+    """
+
+    def __init__(self, name: str, emulator: ScpiEmulator, query_eom: bytes, response_eom: bytes):
+        self.name = name
+        self.emulator = emulator
+        self.query_eom = query_eom or b"\n"
+        self.response_eom = response_eom or b"\n"
+        self.output: deque[bytearray] = deque()
+        self._input = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self._input += data
+        if not _message_complete(self._input, self.query_eom):
+            return
+        message = bytes(self._input[: -len(self.query_eom)])
+        self._input.clear()
+        self.output.clear()  # a new message discards an unread response (IEEE 488.2 6.3.2.3)
+        response = self.emulator.process(message)
+        if response is not None:
+            self.output.append(bytearray(response + self.response_eom))
+
+
+def _message_complete(buf: bytearray, eom: bytes) -> bool:
+    """True when ``buf`` ends with ``eom`` that is not part of a definite-length binary block."""
+    if not buf.endswith(eom):
+        return False
+    if b"#" not in buf:
+        return True
+    i, end = 0, len(buf)
+    while True:
+        i = buf.find(b"#", i)
+        if i < 0 or i + 1 >= end:
+            return True
+        ndigits = buf[i + 1] - 0x30
+        if not 1 <= ndigits <= 9:
+            i += 1
+            continue
+        length = buf[i + 2 : i + 2 + ndigits]
+        if len(length) < ndigits or not length.isdigit():
+            return False
+        i += 2 + ndigits + int(length)
+        if i + len(eom) > end:
+            return False
+
+
+class LabSimVisaLibrary(compat.SimVisaLibrary):
+    """pyvisa-sim's library with emulators, chunked reads and one bench per bench file."""
+
+    _live: weakref.WeakSet[LabSimVisaLibrary] = weakref.WeakSet()
+
+    @staticmethod
+    def get_debug_info() -> dict[str, str]:
+        from labctl import __version__
+
+        info = dict(compat.SimVisaLibrary.get_debug_info())
+        info["labctl"] = __version__
+        return info
+
+    def _init(self) -> None:
+        super()._init()
+        self.bench_file = BenchFile.load(self.library_path) if self.library_path != "unset" else None
+        self._emulated: dict[str, EmulatedDevice] = {}
+        self.reset()
+        LabSimVisaLibrary._live.add(self)
+
+    # -- the physical world ---------------------------------------------------------------------
+    def reset(self) -> None:
+        """Rebuild the bench and every emulator from the seed: the lab as it was at power-on.
+
+        Open sessions keep working and see the fresh state.
+        """
+        if self.bench_file is None:
+            self.bench = None
+            return
+        self.bench = self.bench_file.build_bench()
+        devices = compat.device_map(self.devices)
+        for resource, stock in list(devices.items()):
+            spec = self.bench_file.device_for(stock.name)
+            if spec is None or spec.model is None:
+                continue
+            emulator = spec.build_emulator(self.bench, stock.name)
+            if resource in self._emulated:
+                self._emulated[resource].emulator = emulator
+                self._emulated[resource].output.clear()
+            else:
+                device = EmulatedDevice(stock.name, emulator, *compat.eoms(stock))
+                self._emulated[resource] = device
+                devices[resource] = device
+                for session in self.sessions.values():
+                    if getattr(session, "device", None) is stock:
+                        session.device = device
+
+    @property
+    def clock(self):
+        """The bench's virtual clock: the run's clock for every station on this library."""
+        return None if self.bench is None else self.bench.clock
+
+    @classmethod
+    def reset_all(cls) -> None:
+        """Reset every live bench (state outlives ``ResourceManager.close()``; tests need this)."""
+        for lib in list(cls._live):
+            lib.reset()
+
+    # -- I/O --------------------------------------------------------------------------------------
+    def read(self, session, count):
+        """Chunked read (pyvisa-sim moves one byte per call), with VISA END/termchar semantics."""
+        try:
+            sess = self.sessions[session]
+        except KeyError:
+            return b"", constants.StatusCode.error_invalid_object
+        device = getattr(sess, "device", None)
+        if device is None:
+            return b"", constants.StatusCode.error_nonsupported_operation
+        attr = constants.ResourceAttribute
+        termchar = None
+        if sess.get_attribute(attr.termchar_enabled)[0]:
+            termchar = sess.get_attribute(attr.termchar)[0]
+        if isinstance(device, EmulatedDevice):
+            buffers = device.output
+        else:
+            buffers = compat.output_buffers(device)
+        if not buffers:
+            if isinstance(device, EmulatedDevice):
+                device.emulator.query_unterminated()
+            raise errors.VisaIOError(constants.VI_ERROR_TMO)
+        chunk, end = compat.take_output(buffers, count, termchar)
+        if end and not sess.get_attribute(attr.suppress_end_enabled)[0]:
+            return chunk, constants.StatusCode.success
+        if termchar is not None and chunk.endswith(bytes((termchar,))):
+            return chunk, constants.StatusCode.success_termination_character_read
+        return chunk, constants.StatusCode.success_max_count_read

@@ -1,0 +1,185 @@
+"""The @labsim pyvisa backend: stock drivers on physics, SCPI errors, binary blocks, isolation."""
+
+import numpy as np
+import pytest
+import pyvisa
+from labctl.sim_backends.bench_file import describe, resolve
+from labctl.sim_backends.demo_bench import K_B, Q_E
+from pymeasure.instruments.keithley import Keithley2400
+
+from labctl.clock import WallClock, clock_of
+
+DEMO = str(resolve("demo.yaml"))
+LABSIM = DEMO + "@labsim"
+
+
+@pytest.fixture
+def rm():
+    manager = pyvisa.ResourceManager(LABSIM)
+    yield manager
+    manager.close()
+
+
+@pytest.fixture
+def smu(rm):
+    inst = rm.open_resource("GPIB0::24::INSTR", read_termination="\n", write_termination="\n")
+    yield inst
+    inst.close()
+
+
+def test_stock_keithley2400_reads_diode_physics():
+    smu = Keithley2400("GPIB0::24::INSTR", visa_library=LABSIM)
+    bench = smu.adapter.connection.visalib.bench
+    smu.source_mode = "voltage"
+    smu.compliance_current = 0.1
+    smu.enable_source()
+    currents = []
+    for v in (0.30, 0.35, 0.40):
+        smu.source_voltage = v
+        currents.append(smu.current)
+    # Shockley: a decade of current per n*V_T*ln(10) volts in the exponential region.
+    diode = bench.diode
+    slope = np.diff(np.log(currents)) / 0.05
+    assert slope == pytest.approx(1 / (diode.n * K_B * 300 / Q_E), rel=0.05)
+    assert smu.check_errors() == []
+    smu.source_voltage = -2
+    assert -3 * diode.i_s < smu.current < 0  # reverse saturation current
+
+
+def test_compliance_limits_current_and_sets_status_bit():
+    smu = Keithley2400("GPIB0::24::INSTR", visa_library=LABSIM)
+    smu.source_mode = "voltage"
+    smu.compliance_current = 1e-3
+    smu.enable_source()
+    smu.source_voltage = 2.0
+    values = smu.values(":READ?")
+    voltage, current, status = values[0], values[1], int(values[4])
+    assert current == pytest.approx(1e-3, rel=0.01)
+    assert voltage < 1.0  # the SMU backed off to the voltage that drives the compliance current
+    assert status & 8
+
+
+def test_bench_time_advances_with_integration_not_wall_time(smu, rm):
+    clock = clock_of(rm)
+    assert clock is rm.visalib.bench.clock and not isinstance(clock, WallClock)
+    smu.write(":SENS:CURR:NPLC 10;:OUTP ON")
+    t0 = clock.now()
+    smu.query(":READ?")
+    assert clock.now() - t0 == pytest.approx(10 / 50 + 0.001, abs=0.01)  # 10 PLC at 50 Hz + delay
+    clock.sleep(3600.0)
+    assert clock.now() - t0 > 3600.0
+
+
+@pytest.mark.parametrize(
+    "bad, code",
+    [
+        ("FOO:BAR 1", -113),
+        (":SOUR:VOLT 1e3", -222),
+        (":SOUR:VOLT abc", -104),
+        (":SOUR:FUNC PRESSURE", -224),
+        (":SOUR:VOLT 1 V, 2", -108),
+        (":SOUR:VOLT 2 FURLONG", -131),
+        (":SENS:CURR:PROT", -109),
+    ],
+)
+def test_bad_scpi_lands_in_error_queue_and_changes_nothing(smu, bad, code):
+    smu.write(":SOUR:VOLT 1.5")
+    smu.write(bad)
+    entry = smu.query(":SYST:ERR?")
+    assert int(entry.split(",")[0]) == code
+    assert smu.query(":SYST:ERR?").startswith("0,")
+    assert float(smu.query(":SOUR:VOLT?")) == 1.5
+    assert smu.query("*IDN?").startswith("KEITHLEY")  # still answering
+
+
+def test_error_status_bits_and_clear(smu):
+    smu.write("NOPE")
+    assert int(smu.query("*STB?")) & 4  # error/event queue not empty
+    assert int(smu.query("*ESR?")) & 32  # command error
+    smu.write("*CLS")
+    assert smu.query(":SYST:ERR:COUN?") == "0"
+
+
+def test_error_queue_overflow_keeps_the_first_errors(smu):
+    for _ in range(15):
+        smu.write("NOPE")
+    entries = smu.query(":SYST:ERR:ALL?")
+    codes = [int(x) for x in entries.split(",")[0::2]]
+    assert codes[:9] == [-113] * 9 and codes[-1] == -350
+
+
+def test_unknown_query_times_out_at_once_with_query_error(smu):
+    smu.timeout = 60_000  # a stock pyvisa-sim read would busy-wait this long
+    with pytest.raises(pyvisa.VisaIOError):
+        smu.query(":NOT:A:QUERY?")
+    errors = smu.query(":SYST:ERR:ALL?")
+    assert "-113" in errors and "-420" in errors
+
+
+@pytest.mark.parametrize("text, value", [("5", 5), ("-3", -3), ("1e-3", 1e-3), ("+2.5", 2.5),
+                                         (".5", 0.5), ("500 mV", 0.5), ("MAX", 210), ("2.0E+00", 2)])
+def test_float_parameters_in_every_legal_spelling(smu, text, value):
+    smu.write(f":SOUR:VOLT {text}")
+    assert smu.query(":SYST:ERR?").startswith("0,")
+    assert float(smu.query(":SOUR:VOLT?")) == pytest.approx(value)
+
+
+def test_compound_message_with_same_subsystem_path(smu):
+    assert smu.query(":SOUR:VOLT 2;CURR 0.001;:SOUR:VOLT?;CURR?") == "2;0.001"
+
+
+def test_state_isolation_between_tests_part_1(smu):
+    smu.write(":SOUR:VOLT 7")
+
+
+def test_state_isolation_between_tests_part_2(smu):
+    assert float(smu.query(":SOUR:VOLT?")) == 0.0
+
+
+def test_state_outlives_close_until_reset():
+    rm = pyvisa.ResourceManager(LABSIM)
+    rm.open_resource("GPIB0::25::INSTR", write_termination="\n").write(":SOUR:VOLT 4")
+    rm.close()
+    rm = pyvisa.ResourceManager(LABSIM)
+    inst = rm.open_resource("GPIB0::25::INSTR", read_termination="\n", write_termination="\n")
+    assert float(inst.query(":SOUR:VOLT?")) == 4.0
+    rm.visalib.reset()
+    assert float(inst.query(":SOUR:VOLT?")) == 0.0
+
+
+def test_one_bench_per_file_shared_by_all_resources(rm):
+    a = rm.open_resource("GPIB0::24::INSTR", read_termination="\n", write_termination="\n")
+    b = rm.open_resource("GPIB0::25::INSTR", read_termination="\n", write_termination="\n")
+    t0 = rm.visalib.bench.clock.now()
+    a.write(":OUTP ON;:SENS:CURR:NPLC 5")
+    a.query(":READ?")
+    b.query("*IDN?")
+    assert rm.visalib.bench.clock.now() - t0 >= 0.1
+
+
+def test_same_seed_same_part():
+    r1 = pyvisa.ResourceManager(LABSIM).visalib.bench.resistor.resistance
+    pyvisa.ResourceManager(LABSIM).visalib.reset()
+    assert pyvisa.ResourceManager(LABSIM).visalib.bench.resistor.resistance == r1
+
+
+def test_stock_sim_still_loads_the_bench_yaml():
+    rm = pyvisa.ResourceManager(DEMO + "@sim")
+    inst = rm.open_resource("GPIB0::24::INSTR", read_termination="\n", write_termination="\n")
+    assert inst.query("*IDN?").startswith("KEITHLEY")
+    inst.write(":SOUR:VOLT 1.5")
+    assert float(inst.query(":SOUR:VOLT?")) == 1.5
+
+
+def test_pyvisa_library_environment_variable_routes_unmodified_code(monkeypatch):
+    monkeypatch.setenv("PYVISA_LIBRARY", LABSIM)
+    rm = pyvisa.ResourceManager()
+    assert type(rm.visalib).__name__ == "LabSimVisaLibrary"
+    assert "GPIB0::24::INSTR" in rm.list_resources()
+
+
+def test_describe_bench_file():
+    info = describe("demo.yaml")
+    assert info["bench"].endswith("DemoBench")
+    models = {r["resource"]: r["model"] for r in info["resources"]}
+    assert models["GPIB0::24::INSTR"].endswith("keithley2400:Keithley2400")
