@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from labctl.sim_backends.bench import Bench
 
 SHIPPED = "labctl.sim_backends.benches"

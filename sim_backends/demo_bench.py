@@ -10,6 +10,7 @@ the usual batch spread (I_s +-20 % log-normal, resistor +-1 %).
 from __future__ import annotations
 
 import numpy as np
+
 from labctl.sim_backends.bench import Bench, TwoTerminalDevice
 
 K_B, Q_E = 1.380649e-23, 1.602176634e-19

@@ -12,6 +12,7 @@ source delay on the bench clock and carries the instrument's noise (specificatio
 from __future__ import annotations
 
 import numpy as np
+
 from labctl.sim_backends.bench import Bench, TwoTerminalDevice
 from labctl.sim_backends.scpi import Bool, Choice, Float, Int, ScpiEmulator, ScpiError, Setting, command
 

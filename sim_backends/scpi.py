@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from labctl.sim_backends.bench import Bench
 
 ERROR_MESSAGES = {

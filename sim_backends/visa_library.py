@@ -20,10 +20,11 @@ from __future__ import annotations
 import weakref
 from collections import deque
 
+from pyvisa import constants, errors
+
 from labctl.sim_backends import _pyvisa_sim as compat
 from labctl.sim_backends.bench_file import BenchFile
 from labctl.sim_backends.scpi import ScpiEmulator
-from pyvisa import constants, errors
 
 
 class EmulatedDevice:

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 import pyvisa
-from labctl.sim_backends.bench_file import describe, resolve
-from labctl.sim_backends.demo_bench import K_B, Q_E
 from pymeasure.instruments.keithley import Keithley2400
 
 from labctl.clock import WallClock, clock_of
+from labctl.sim_backends.bench_file import describe, resolve
+from labctl.sim_backends.demo_bench import K_B, Q_E
 
 DEMO = str(resolve("demo.yaml"))
 LABSIM = DEMO + "@labsim"
@@ -183,3 +183,32 @@ def test_describe_bench_file():
     assert info["bench"].endswith("DemoBench")
     models = {r["resource"]: r["model"] for r in info["resources"]}
     assert models["GPIB0::24::INSTR"].endswith("keithley2400:Keithley2400")
+
+
+AWG = "USB0::0x0957::0x2807::MY00000001::INSTR"
+
+
+@pytest.fixture
+def awg(rm):
+    inst = rm.open_resource(AWG, read_termination="\n", write_termination="\n")
+    yield inst
+    inst.close()
+
+
+@pytest.mark.parametrize("n", [8, 1024, 100_000])
+def test_binary_blocks_both_directions(awg, n):
+    data = np.random.default_rng(0).standard_normal(n).astype("<f4")
+    data[:8] = np.frombuffer(b"\n\n\n\n;;;;#9#9'\"\"'" * 2, dtype="<f4")  # terminators inside the block
+    awg.write_binary_values(":TRAC:DATA ", data, datatype="f")
+    assert awg.query(":SYST:ERR?").startswith("0,")
+    assert int(awg.query(":TRAC:POIN?")) == n
+    back = awg.query_binary_values(":TRAC:DATA?", datatype="f", container=np.array)
+    np.testing.assert_array_equal(back, data)
+
+
+def test_malformed_block_is_a_block_error(awg):
+    awg.write_raw(b":TRAC:DATA #3008abcdefgh,1\n")
+    assert awg.query(":SYST:ERR?").startswith("-108")
+    awg.write_raw(b":TRAC:DATA #3007abcdefg\n")
+    assert awg.query(":SYST:ERR?").startswith("-160")
+    assert awg.query(":TRAC:POIN?") == "0"
