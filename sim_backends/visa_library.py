@@ -48,7 +48,9 @@ class EmulatedDevice:
             return
         message = bytes(self._input[: -len(self.query_eom)])
         self._input.clear()
-        self.output.clear()  # a new message discards an unread response (IEEE 488.2 6.3.2.3)
+        if self.output:  # a new message discards an unread response (IEEE 488.2 6.3.2.3)
+            self.output.clear()
+            self.emulator.push_error(-410)
         response = self.emulator.process(message)
         if response is not None:
             self.output.append(bytearray(response + self.response_eom))
