@@ -1,0 +1,383 @@
+"""Protocols: what an experiment does, step by step, as a pymeasure ``Procedure``.
+
+A protocol declares its instrument roles, parameters and data, and says *what* to do; the runner
+(:mod:`labctl.runner`) decides *how*: which station's instruments fill the roles, which clock time
+runs on, where data goes, when to stop. Because it stays a ``Procedure`` and talks through
+``emit``/``should_stop``, pymeasure's ``Worker`` and ``ManagedWindow`` can run it too.
+
+Example::
+
+    class IVSweep(Protocol):
+        NAME = "iv_sweep"
+        STATION = "demo"
+        COLUMNS = (Column("voltage", "V", "Source voltage", axis=True),
+                   Column("current", "A", "Measured current"))
+        smu = Role("source-measure unit across the device")
+        v_max = FloatParameter("Maximum voltage", units="V", default=1.0, minimum=0, maximum=20)
+
+        def execute(self):
+            for v in np.linspace(0, self.v_max, 11):
+                self.smu.source_voltage = v
+                self.wait(0.01)
+                self.emit_point(voltage=v, current=self.smu.current)
+
+Protocols register themselves by ``NAME`` when their module is imported; every module of
+:mod:`labctl.protocols` is imported by :func:`discover`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from pymeasure.experiment import (
+    BooleanParameter,
+    FloatParameter,
+    IntegerParameter,
+    ListParameter,
+    Parameter,
+    Procedure,
+)
+
+from labctl.store import Array, Axis, Column
+
+__all__ = [
+    "Array", "Axis", "BooleanParameter", "Column", "FloatParameter", "IntegerParameter",
+    "ListParameter", "Parameter", "ParameterError", "Protocol", "Role", "RunAborted",
+    "discover", "get_protocol", "protocols",
+]
+
+#: Longest single clock sleep inside :meth:`Protocol.wait`: how late an abort may land.
+WAIT_SLICE = 0.25
+
+
+class RunAborted(KeyboardInterrupt):
+    """Raised at a checkpoint once the run is asked to stop.
+
+    A ``KeyboardInterrupt`` so that a broad ``except Exception`` in protocol code cannot swallow
+    it, and so that pymeasure's Worker files the run as aborted, not failed.
+    """
+
+
+class ParameterError(ValueError):
+    """A parameter name or value the protocol does not accept (message says what and how)."""
+
+
+class Role:
+    """An instrument the protocol needs, filled by the station's driver of the same role name.
+
+    ``smu = Role("source-measure unit on the device")``; inside the protocol, ``self.smu`` is the
+    station's (limit-guarded) driver instance.
+    """
+
+    def __init__(self, description: str = ""):
+        self.description = description
+        self.name = ""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        try:
+            return obj._instruments[self.name]
+        except KeyError:
+            raise RuntimeError(
+                f"role {self.name!r} of {type(obj).__name__} is not bound to an instrument: "
+                "run it with `labctl run` or call protocol.bind(...) first"
+            ) from None
+
+
+def _label(col: Column) -> str:
+    """pymeasure's column header ``name (units)``, keeping units only where pint knows them."""
+    if not col.units:
+        return col.name
+    label = f"{col.name} ({col.units})"
+    try:
+        Procedure.parse_columns([label])
+    except ValueError:
+        return col.name
+    return label
+
+
+_REGISTRY: dict[str, type[Protocol]] = {}
+
+
+class Protocol(Procedure):
+    """Base of every labctl protocol (see the module docstring for an example).
+
+    Class attributes to set: ``NAME`` (registry key; leave empty for an abstract base),
+    ``STATION`` (default station: a shipped name or a path), ``COLUMNS`` (scalar data,
+    :class:`Column`), ``ARRAYS`` (array channels, :class:`Array`; override :meth:`arrays` when
+    shapes depend on parameters), roles as :class:`Role` attributes, parameters as pymeasure
+    ``Parameter`` attributes. Methods to write: ``startup`` (configure), ``execute`` (measure),
+    ``shutdown`` (leave the lab safe; always runs), optionally :meth:`figure`.
+    """
+
+    NAME: ClassVar[str] = ""
+    STATION: ClassVar[str] = ""
+    COLUMNS: ClassVar[Sequence[Column]] = ()
+    ARRAYS: ClassVar[Sequence[Array]] = ()
+    DATA_COLUMNS: ClassVar[list[str]] = []
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.COLUMNS = tuple(cls.COLUMNS)
+        labels = [_label(c) for c in cls.COLUMNS]
+        cls.DATA_COLUMNS = labels
+        cls._column_of_label = {
+            **{c.name: c.name for c in cls.COLUMNS},
+            **{lab: c.name for lab, c in zip(labels, cls.COLUMNS, strict=True)},
+        }
+        if cls.__dict__.get("NAME"):
+            _register(cls)
+
+    def __init__(self, **parameters: Any):
+        super().__init__()
+        self._instruments: dict[str, Any] = {}
+        self.clock = None
+        self._paused: Callable[[], bool] = lambda: False
+        self.should_stop = lambda: False  # replaced by whoever runs the protocol
+        if parameters:
+            self.set_values(parameters)
+
+    # -- declarations --------------------------------------------------------------------------
+    @classmethod
+    def roles(cls) -> dict[str, Role]:
+        out = {}
+        for klass in reversed(cls.__mro__):
+            out.update({k: v for k, v in vars(klass).items() if isinstance(v, Role)})
+        return out
+
+    @classmethod
+    def parameter_specs(cls) -> dict[str, Parameter]:
+        out = {}
+        for klass in reversed(cls.__mro__):
+            out.update({k: v for k, v in vars(klass).items() if isinstance(v, Parameter)})
+        return out
+
+    @classmethod
+    def title(cls) -> str:
+        doc = (cls.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else cls.__name__
+
+    def columns(self) -> Sequence[Column]:
+        return self.COLUMNS
+
+    def arrays(self) -> Sequence[Array]:
+        """Array channels of this run; override when shapes depend on parameter values."""
+        return tuple(self.ARRAYS)
+
+    # -- parameters ----------------------------------------------------------------------------
+    def set_values(self, values: Mapping[str, Any]) -> None:
+        """Set parameters from values or strings (``"1.5"``, ``"1.5 V"``), validated."""
+        specs = self.parameter_specs()
+        for name, value in values.items():
+            if name not in specs:
+                hint = difflib.get_close_matches(name, specs, n=1)
+                raise ParameterError(
+                    f"{self.NAME or type(self).__name__} has no parameter {name!r}"
+                    + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                    + f"; parameters: {', '.join(specs) or 'none'}"
+                )
+            spec = self._parameters[name]
+            try:
+                spec.value = value
+            except (ValueError, TypeError) as exc:
+                raise ParameterError(f"parameter {name}={value!r}: {_describe(spec, exc)}") from None
+            setattr(self, name, spec.value)
+
+    def check_parameters(self) -> None:
+        missing = [n for n in self._parameters if getattr(self, n) is None]
+        if missing:
+            raise ParameterError(f"parameters without a value: {', '.join(missing)} (use -p NAME=VALUE)")
+
+    def parameter_records(self) -> dict[str, dict[str, Any]]:
+        """Values with units, display name and description, for the run file."""
+        out = {}
+        for name, spec in self.parameter_objects().items():
+            out[name] = {
+                "value": getattr(self, name),
+                "units": getattr(spec, "units", None) or "",
+                "long_name": spec.name,
+                "description": spec.description or "",
+            }
+        return out
+
+    # -- binding (done by the runner) ----------------------------------------------------------
+    def bind(
+        self,
+        instruments: Mapping[str, Any],
+        clock=None,
+        *,
+        emit: Callable[[str, Any], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        paused: Callable[[], bool] | None = None,
+    ) -> None:
+        missing = set(self.roles()) - set(instruments)
+        if missing:
+            raise KeyError(f"no instrument for role(s) {sorted(missing)}")
+        self._instruments = dict(instruments)
+        self.clock = clock
+        if emit is not None:
+            self.emit = emit
+        if should_stop is not None:
+            self.should_stop = should_stop
+        if paused is not None:
+            self._paused = paused
+
+    @property
+    def instruments(self) -> dict[str, Any]:
+        return dict(self._instruments)
+
+    def _clock(self):
+        if self.clock is None:
+            from labctl.clock import WallClock
+
+            self.clock = WallClock()
+        return self.clock
+
+    def now(self) -> float:
+        """Seconds on the run's clock (virtual on a simulated station)."""
+        return self._clock().now()
+
+    # -- what protocols call -------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        """A place where pause holds and abort lands (raises :class:`RunAborted`)."""
+        while self._paused() and not self.should_stop():
+            time.sleep(0.05)  # a paused run waits for a person: wall time is right here
+        if self.should_stop():
+            raise RunAborted("run aborted")
+
+    def wait(self, seconds: float) -> None:
+        """Let ``seconds`` pass on the run's clock, checkpointing at least every 0.25 s."""
+        clock = self._clock()
+        end = clock.now() + float(seconds)
+        while True:
+            self.checkpoint()
+            remaining = end - clock.now()
+            if remaining <= 0:
+                return
+            clock.sleep(min(remaining, WAIT_SLICE))
+
+    def emit_point(self, **values: Any) -> None:
+        """Record one point (one value per declared column), then checkpoint."""
+        unknown = set(values) - set(self._column_of_label)
+        if unknown:
+            raise KeyError(
+                f"unknown column(s) {sorted(unknown)}; declared: {[c.name for c in self.COLUMNS]}"
+            )
+        labels = {c.name: lab for c, lab in zip(self.COLUMNS, self.DATA_COLUMNS, strict=True)}
+        self.emit("results", {labels[k]: v for k, v in values.items()})
+        self.checkpoint()
+
+    def emit_array(self, name: str, values: Any, **index: Any) -> None:
+        """Record one array (trace, map) of channel ``name`` with its index scalars; checkpoint."""
+        self.emit("array", {"name": name, "values": np.asarray(values), "index": index})
+        self.checkpoint()
+
+    def set_axis(self, name: str, axis: str, values: Any) -> None:
+        """Give the values along one dimension of array channel ``name`` (e.g. frequencies)."""
+        self.emit("axis", {"name": name, "axis": axis, "values": np.asarray(values)})
+
+    def progress(self, done: float, total: float) -> None:
+        """Report progress (drives the progress bar and its ETA)."""
+        self.emit("progress", 100.0 * min(max(done / total, 0.0), 1.0) if total else 0.0)
+
+    def shutdown(self) -> None:
+        """Leave the lab safe: by default every bound instrument's own ``shutdown()``.
+
+        Override to order it (ramp fields down before outputs off) and call ``super()``.
+        """
+        errors = []
+        for inst in self._instruments.values():
+            stop = getattr(inst, "shutdown", None)
+            if callable(stop):
+                try:
+                    stop()
+                except Exception as exc:  # keep going: every other instrument still goes safe
+                    errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    @classmethod
+    def figure(cls, run):
+        """A matplotlib Figure for ``labctl plot`` (``run``: :class:`labctl.results.Run`).
+
+        ``None`` (the default) plots every NXdata group generically.
+        """
+        return None
+
+
+def _describe(spec: Parameter, exc: Exception) -> str:
+    lo, hi = getattr(spec, "minimum", None), getattr(spec, "maximum", None)
+    units = getattr(spec, "units", None) or ""
+    if isinstance(spec, ListParameter):
+        return f"must be one of {list(spec.choices)}"
+    if lo is not None and hi is not None:
+        kind = "an integer" if isinstance(spec, IntegerParameter) else "a number"
+        return f"must be {kind} in [{lo:g}, {hi:g}] {units}".rstrip()
+    if isinstance(spec, BooleanParameter):
+        return "must be true or false"
+    return str(exc)
+
+
+# -- registry -----------------------------------------------------------------------------------
+def _register(cls: type[Protocol]) -> None:
+    old = _REGISTRY.get(cls.NAME)
+    if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(
+            f"protocol name {cls.NAME!r} used by both {old.__module__}.{old.__qualname__} "
+            f"and {cls.__module__}.{cls.__qualname__}"
+        )
+    _REGISTRY[cls.NAME] = cls
+
+
+#: Modules of :mod:`labctl.protocols` that failed to import: module -> error text.
+DISCOVERY_ERRORS: dict[str, str] = {}
+
+
+def discover(package: str = "labctl.protocols") -> None:
+    """Import every module of ``package`` so that its protocols register (errors are kept)."""
+    pkg = importlib.import_module(package)
+    for info in pkgutil.iter_modules(pkg.__path__, prefix=f"{package}."):
+        if info.name.rsplit(".", 1)[-1].startswith("_"):
+            continue
+        try:
+            importlib.import_module(info.name)
+        except Exception as exc:  # one broken module must not hide every other protocol
+            DISCOVERY_ERRORS[info.name] = f"{type(exc).__name__}: {exc}"
+
+
+def protocols() -> dict[str, type[Protocol]]:
+    """Every registered protocol by name (after :func:`discover`)."""
+    discover()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_protocol(name: str) -> type[Protocol]:
+    """A protocol by registry name, or by ``package.module:Class``."""
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise KeyError(f"cannot import protocol {name!r}: {exc}") from None
+        if not (isinstance(cls, type) and issubclass(cls, Protocol)):
+            raise KeyError(f"{name!r} is not a labctl Protocol")
+        return cls
+    known = protocols()
+    if name in known:
+        return known[name]
+    hint = difflib.get_close_matches(name, known, n=1)
+    raise KeyError(
+        f"unknown protocol {name!r}"
+        + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        + f"; known: {', '.join(known) or 'none'} (see `labctl list`)"
+    )

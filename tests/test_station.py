@@ -1,0 +1,110 @@
+"""Station files and safety limits: refused requests send nothing; good ones go through."""
+
+import textwrap
+
+import pytest
+from pymeasure.instruments.keithley import Keithley2400
+from pymeasure.test import expected_protocol
+
+from labctl.station import Limit, LimitError, Station, StationError, guard
+
+LIMITS = [
+    Limit("source_voltage", abs=2.0, units="V"),
+    Limit("compliance_current", abs=0.01, units="A"),
+    Limit("source_current", min=-1e-3, max=1e-3, step=5e-4, units="A"),
+]
+INIT = [(":FORMAT:ELEMENTS VOLTAGE, CURRENT, RESISTANCE, TIME, STATUS", None)]  # driver __init__
+
+
+def test_limits_refuse_before_any_scpi_is_sent():
+    # expected_protocol fails on any write not listed: only the driver's own init is expected.
+    with expected_protocol(Keithley2400, INIT) as smu:
+        guard(smu, LIMITS, "smu")
+        with pytest.raises(LimitError, match=r"smu.source_voltage = 5 refused.*\|source_voltage\| <= 2 V"):
+            smu.source_voltage = 5
+        with pytest.raises(LimitError, match="compliance_current"):
+            smu.compliance_current = -0.5
+        with pytest.raises(LimitError, match="source_current <= 0.001"):
+            smu.source_current = 2e-3
+        # a driver method whose argument carries a limited name is checked before its first write
+        with pytest.raises(LimitError, match=r"apply_voltage\(compliance_current=0.1\)"):
+            smu.apply_voltage()  # its default (0.1 A) is beyond the station's 10 mA
+        # the driver's own ramp goes through the guarded property too: refused at the first step
+        # beyond the limit
+    with expected_protocol(Keithley2400, [*INIT, (":SOURCE:VOLTAGE?", "0"), (":SOURCE:VOLTAGE 0", None)]) as smu:
+        guard(smu, LIMITS, "smu")
+        with pytest.raises(LimitError):
+            smu.ramp_to_voltage(10, steps=2, pause=0)  # 0 V goes out, 10 V does not
+
+
+def test_values_within_limits_are_sent_and_steps_limited():
+    with expected_protocol(
+        Keithley2400,
+        [*INIT, (":SOURCE:VOLTAGE 1.5", None), (":SOURCE:CURRENT 0.0005", None),
+         (":SOURCE:CURRENT 0.001", None)],
+    ) as smu:
+        guard(smu, LIMITS, "smu")
+        assert type(smu).__name__ == "Keithley2400" and isinstance(smu, Keithley2400)
+        smu.source_voltage = 1.5
+        smu.source_current = 5e-4
+        smu.source_current = 1e-3
+        with pytest.raises(LimitError, match="steps of source_current"):
+            smu.source_current = -1e-3  # a 2 mA jump: more than one 0.5 mA step
+
+
+def test_unknown_limit_name_is_a_station_error():
+    with expected_protocol(Keithley2400, INIT) as smu:
+        with pytest.raises(StationError, match="no property or method argument named 'sorce_voltage'"):
+            guard(smu, [Limit("sorce_voltage", abs=1)], "smu")
+        with pytest.raises(StationError, match="no argument 'bogus'"):
+            guard(smu, [Limit("apply_voltage.bogus", abs=1)], "smu")
+
+
+def _station(tmp_path, body):
+    path = tmp_path / "st.yaml"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("roles: [1, 2", "not a readable YAML"),
+        ("name: x\n", "'roles:' section"),
+        ("roles:\n  smu: {resource: X}\n", "'driver' is required"),
+        ("roles:\n  smu: {driver: a.B, resource: X, limts: {}}\n", "unknown key"),
+        ("roles:\n  smu: {driver: a.B, resource: X, limits: {v: {top: 1}}}\n", "unknown key"),
+        ("roles:\n  smu: {driver: a.B, resource: X, visa_library: nope.yaml@labsim}\n",
+         "bench file 'nope.yaml' not found"),
+    ],
+)
+def test_bad_station_files_give_clear_errors(tmp_path, body, message):
+    with pytest.raises(StationError, match=message):
+        Station.load(_station(tmp_path, body))
+
+
+def test_missing_station_and_missing_role():
+    with pytest.raises(StationError, match="no station 'nowhere'"):
+        Station.load("nowhere")
+    st = Station.load("demo")
+    with pytest.raises(StationError, match="has no role sa"):
+        st.check_roles(["smu", "sa"])
+
+
+def test_demo_station_runs_on_the_bench_clock_with_snapshot():
+    st = Station.load("demo")
+    assert st.roles["smu"].visa_library.endswith("sim_backends/benches/demo.yaml@labsim")
+    lab = st.connect()
+    try:
+        smu = lab.instruments["smu"]
+        t0 = lab.clock.now()
+        lab.clock.sleep(30.0)  # the bench's virtual clock: no wall time passes
+        assert lab.clock.now() - t0 == pytest.approx(30.0)
+        snap = lab.snapshot()["smu"]
+        assert snap["idn"].startswith("KEITHLEY") and "source_voltage" in snap["settings"]
+        assert snap["limits"]["source_voltage"] == {"abs": (2.0, "V")}
+        assert lab.sample()["seed"] == 1
+        with pytest.raises(LimitError):
+            smu.source_voltage = 2.5
+    finally:
+        lab.close()
