@@ -1,0 +1,222 @@
+"""Run one protocol on one station into one run file: the *how* behind a protocol's *what*.
+
+The runner binds the station's guarded drivers to the protocol's roles, gives it the station's
+clock, streams every emitted point and array to a :class:`labctl.store.RunWriter`, lands aborts at
+the protocol's checkpoints, always calls ``shutdown()`` and records how the run ended.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from labctl.protocol import Protocol, RunAborted
+from labctl.station import Lab, Station
+from labctl.store import RunWriter
+
+EXIT_CODES = {"completed": 0, "failed": 1, "aborted": 130}
+_PACKAGES = ("labctl-nanodevices", "numpy", "h5py", "pymeasure", "pyvisa", "pyvisa-sim", "PyYAML")
+
+
+@dataclass
+class RunResult:
+    path: Path
+    status: str
+    message: str = ""
+    points: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+
+def git_commit(where: Path | None = None) -> dict[str, Any] | None:
+    """Commit of the labctl source checkout (editable installs), with a dirty flag; else None."""
+    where = where or Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=5,
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+
+
+def program_info() -> dict[str, Any]:
+    """Package versions and git commit: what ran, for the run file."""
+    versions: dict[str, Any] = {"python": platform.python_version(),
+                                "hdf5": h5py.version.hdf5_version}
+    for dist in _PACKAGES:
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return {"name": "labctl", "versions": versions, "git": git_commit(),
+            "command_line": " ".join(sys.argv)}
+
+
+class Runner:
+    """Run ``protocol`` (parameters already set) on ``station``, writing to ``out``.
+
+    Thread-safe controls: :meth:`abort` (lands at the next checkpoint), :meth:`pause`/:meth:`resume`.
+    ``on_progress(percent)`` is called whenever the protocol reports progress.
+    """
+
+    def __init__(
+        self,
+        protocol: Protocol,
+        station: Station,
+        out: str | Path,
+        *,
+        on_progress: Callable[[float], None] | None = None,
+        entry: str = "entry",
+    ):
+        self.protocol = protocol
+        self.station = station
+        self.out = Path(out)
+        self.entry = entry
+        self.on_progress = on_progress or (lambda pct: None)
+        self.phase = "idle"
+        self._stop = threading.Event()
+        self._pause = threading.Event()
+        self.writer: RunWriter | None = None
+        self.lab: Lab | None = None
+        self._streaming = False
+
+    # -- controls ---------------------------------------------------------------------------
+    def abort(self) -> None:
+        self._stop.set()
+
+    def pause(self) -> None:
+        self._pause.set()
+
+    def resume(self) -> None:
+        self._pause.clear()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- the run ----------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Everything that can be refused before a file exists: parameters, roles, drivers."""
+        p = self.protocol
+        p.check_parameters()
+        arrays = list(p.arrays())
+        self.station.check_roles(p.roles())
+        self.phase = "connecting"
+        self.lab = self.station.connect(p.roles())
+        try:
+            clock = self.lab.clock
+            self.writer = RunWriter(
+                self.out, p.columns(), arrays, title=p.title(), entry=self.entry, clock=clock.now
+            )
+            self.writer.write_metadata(
+                parameters=p.parameter_records(),
+                sample=self.lab.sample(),
+                program=program_info(),
+                extra={
+                    "protocol": {"name": p.NAME, "class": f"{type(p).__module__}.{type(p).__qualname__}"},
+                    "station": {"name": self.station.name, "path": str(self.station.path),
+                                "description": self.station.description},
+                    "run_clock": type(clock).__name__,
+                },
+            )
+            p.bind(self.lab.instruments, clock, emit=self._emit,
+                   should_stop=self._stop.is_set, paused=self._pause.is_set)
+        except BaseException:
+            self._discard()
+            raise
+
+    def _discard(self) -> None:
+        """Undo :meth:`prepare` when the run cannot start: no file left to look like a run."""
+        if self.writer is not None:
+            self.writer.close()
+            self.out.unlink(missing_ok=True)
+            self.writer = None
+        if self.lab is not None:
+            self.lab.close()
+            self.lab = None
+
+    def _begin_streaming(self) -> None:
+        """Snapshot the configured instruments, then switch the file to SWMR streaming."""
+        if not self._streaming:
+            self.writer.write_metadata(instruments=self.lab.snapshot())
+            self.writer.start()
+            self._streaming = True
+
+    def _emit(self, topic: str, record: Any) -> None:
+        if topic == "progress":
+            self.on_progress(float(record))
+            return
+        if topic not in ("results", "array", "axis"):
+            return
+        self._begin_streaming()
+        w = self.writer
+        if topic == "results":
+            names = self.protocol._column_of_label
+            unknown = set(record) - set(names)
+            if unknown:
+                raise KeyError(f"unknown column(s) {sorted(unknown)}")
+            w.append(**{names[k]: v for k, v in record.items()})
+        elif topic == "array":
+            w.append_array(record["name"], record["values"], **record.get("index", {}))
+        else:
+            w.set_axis(record["name"], record["axis"], record["values"])
+
+    def run(self) -> RunResult:
+        """Prepare (if not yet), start up, execute, always shut down, record the exit status."""
+        if self.writer is None:
+            self.prepare()
+        p = self.protocol
+        status, message, tb = "completed", "", ""
+        try:
+            try:
+                self.phase = "startup"
+                p.status = Protocol.RUNNING
+                p.startup()
+                p.checkpoint()
+                self._begin_streaming()
+                self.phase = "execute"
+                p.execute()
+            finally:
+                self.phase = "shutdown"
+                try:
+                    p.shutdown()
+                except BaseException as exc:
+                    status, message = "failed", f"shutdown failed: {type(exc).__name__}: {exc}"
+                    tb = traceback.format_exc()
+        except (RunAborted, KeyboardInterrupt):
+            if status == "completed":
+                status, message = "aborted", "aborted by request"
+        except Exception as exc:
+            details = traceback.format_exc()
+            message = f"{type(exc).__name__}: {exc}" + (f"; then {message}" if message else "")
+            status, tb = "failed", details + tb
+        p.status = {"completed": Protocol.FINISHED, "aborted": Protocol.ABORTED}.get(
+            status, Protocol.FAILED)
+        self.phase = "finishing"
+        try:
+            self.writer.finish(status, message, tb)
+        finally:
+            if self.lab is not None:
+                self.lab.close()
+        self.phase = "done"
+        return RunResult(self.out, status, message, self.writer.n_points)
