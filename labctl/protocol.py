@@ -322,10 +322,15 @@ def _describe(spec: Parameter, exc: Exception) -> str:
         return f"must be one of {list(spec.choices)}"
     if lo is not None and hi is not None:
         kind = "an integer" if isinstance(spec, IntegerParameter) else "a number"
-        return f"must be {kind} in [{lo:g}, {hi:g}] {units}".rstrip()
+        return f"must be {kind} in [{fmt_number(lo)}, {fmt_number(hi)}] {units}".rstrip()
     if isinstance(spec, BooleanParameter):
         return "must be true or false"
     return str(exc)
+
+
+def fmt_number(x: float) -> str:
+    """``1000000`` not ``1e+06`` for whole numbers; ``%g`` otherwise."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
 # -- registry -----------------------------------------------------------------------------------

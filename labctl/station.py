@@ -121,13 +121,19 @@ class Limit:
         }
 
 
+def _show(value: Any) -> str:
+    """``2.125`` rather than ``np.float64(2.125)`` in messages."""
+    item = getattr(value, "item", None)
+    return repr(item() if callable(item) and getattr(value, "ndim", 1) == 0 else value)
+
+
 def _guarded_property(base: property, limit: Limit, label: str) -> property:
     def fget(obj):
         return base.__get__(obj, type(obj))
 
     def fset(obj, value):
         last = obj.__dict__.setdefault("_labctl_last", {})
-        limit.check(value, f"{label} = {value!r}", last.get(limit.name))
+        limit.check(value, f"{label} = {_show(value)}", last.get(limit.name))
         base.__set__(obj, value)
         last[limit.name] = value
 
@@ -143,7 +149,7 @@ def _guarded_method(func, limits: dict[str, Limit], label: str):
         bound.apply_defaults()
         for arg, limit in limits.items():
             value = bound.arguments.get(arg)
-            limit.check(value, f"{label}({arg}={value!r})")
+            limit.check(value, f"{label}({arg}={_show(value)})")
         return func(obj, *args, **kwargs)
 
     return wrapper

@@ -1,0 +1,365 @@
+"""``labctl``: list, run, show and plot experiments; inspect simulated benches.
+
+Exit codes: 0 run completed, 1 run failed, 130 run aborted, 2 bad input (one line on stderr, no
+traceback, no run file left behind).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line, exit code 2."""
+
+
+# -- progress -----------------------------------------------------------------------------------
+def _hms(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """One self-rewriting line on a terminal: bar, percent, points, elapsed, ETA.
+
+    Twenty lines of code instead of a dependency: the ETA is a linear extrapolation of the
+    protocol's reported fraction in wall time, which is all a run needs.
+    """
+
+    def __init__(self, label: str, stream=None, enabled: bool | None = None, width: int = 28):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.label, self.width = label, width
+        self.t0 = time.monotonic()
+        self._last = 0.0
+        self.points = lambda: 0
+
+    def update(self, percent: float, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self._last < 0.1 and not force):
+            return
+        self._last = now
+        elapsed = now - self.t0
+        frac = min(max(percent / 100.0, 0.0), 1.0)
+        eta = _hms(elapsed * (1 - frac) / frac) if frac > 0 else "?"
+        bar = "#" * int(frac * self.width)
+        self.stream.write(
+            f"\r{self.label} [{bar:<{self.width}}] {100 * frac:5.1f}%  {self.points()} pts  "
+            f"elapsed {_hms(elapsed)}  eta {eta} "
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# -- commands -----------------------------------------------------------------------------------
+def cmd_list(args) -> int:
+    from labctl.protocol import DISCOVERY_ERRORS, protocols
+    from labctl.sim_backends.bench_file import shipped_benches
+    from labctl.station import Station, StationError, shipped_stations
+
+    print("protocols:")
+    for name, cls in protocols().items():
+        roles = ", ".join(cls.roles())
+        print(f"  {name:<24} {cls.title()}  [station {cls.STATION or '-'}; roles {roles or '-'}]")
+    for module, err in DISCOVERY_ERRORS.items():
+        print(f"  ! {module} failed to import: {err}")
+    print("stations:")
+    for path in shipped_stations():
+        try:
+            st = Station.load(path)
+            print(f"  {st.name:<24} {st.description}  [roles {', '.join(st.roles)}]")
+        except StationError as exc:
+            print(f"  ! {path.name}: {exc}")
+    print("benches:")
+    for path in shipped_benches():
+        print(f"  {path.name}")
+    return 0
+
+
+def _parse_params(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"-p expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _default_out(name: str) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(f"{name}_{stamp}.h5")
+    k = 1
+    while path.exists():
+        path = Path(f"{name}_{stamp}-{k}.h5")
+        k += 1
+    return path
+
+
+def _print_params(cls) -> None:
+    from labctl.protocol import fmt_number as _num
+
+    print(f"{cls.NAME}: {cls.title()}")
+    for name, spec in cls.parameter_specs().items():
+        units = getattr(spec, "units", None) or ""
+        bounds = ""
+        if getattr(spec, "minimum", None) is not None:
+            bounds = f" in [{_num(spec.minimum)}, {_num(spec.maximum)}]"
+        elif getattr(spec, "choices", None):
+            bounds = f" one of {list(spec.choices)}"
+        print(f"  -p {name}={spec.default if spec.default is not None else '?'} {units}".rstrip()
+              + f"   {spec.name}{bounds}")
+
+
+def cmd_run(args) -> int:
+    from labctl.protocol import ParameterError, get_protocol
+    from labctl.runner import Runner
+    from labctl.station import Station, StationError
+
+    try:
+        cls = get_protocol(args.protocol)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    if args.list_params:
+        _print_params(cls)
+        return 0
+    try:
+        protocol = cls()
+        protocol.set_values(_parse_params(args.param))
+        protocol.check_parameters()
+    except ParameterError as exc:
+        raise UsageError(f"{exc} (see `labctl run {cls.NAME} --list-params`)") from None
+    station_ref = args.station or cls.STATION
+    if not station_ref:
+        raise UsageError(f"protocol {cls.NAME} has no default station: give --station FILE")
+    out = Path(args.out) if args.out else _default_out(cls.NAME)
+    if out.exists() and not args.entry:
+        raise UsageError(f"{out} exists: choose another --out, remove it, or add --entry NAME")
+    if not out.parent.is_dir():
+        raise UsageError(f"cannot write {out}: directory {out.parent} does not exist")
+
+    progress = Progress(cls.NAME, enabled=False if args.quiet else None)
+    runner = None
+    try:
+        station = Station.load(station_ref)
+        runner = Runner(protocol, station, out, on_progress=progress.update,
+                        entry=args.entry or "entry")
+        runner.prepare()
+    except (StationError, ParameterError, FileExistsError) as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot create {out}: {exc}") from None
+    progress.points = lambda: runner.writer.n_points
+
+    def on_signal(signum, frame):
+        if runner.phase in ("shutdown", "finishing", "done"):
+            print("\nshutting down the instruments, please wait", file=sys.stderr)
+            return
+        if not runner.stopping:
+            runner.abort()
+            print("\nabort requested: stopping at the next checkpoint "
+                  "(Ctrl-C again to interrupt at once)", file=sys.stderr)
+            return
+        raise KeyboardInterrupt
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = runner.run()
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        progress.close()
+    line = f"{result.status}: {result.points} points -> {result.path}"
+    if result.message and result.status != "completed":
+        line += f"\n  {result.message}"
+        if result.status == "failed":
+            line += f"\n  (traceback in the file: labctl show {result.path})"
+    print(line, file=sys.stdout if result.status == "completed" else sys.stderr)
+    return result.exit_code
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if hasattr(value, "shape") and getattr(value, "shape", ()) != ():
+        return f"array{tuple(value.shape)}"
+    return str(value)
+
+
+def _open(path: str, entry: str | None):
+    from labctl.results import open_run
+
+    try:
+        return open_run(path, entry)
+    except (FileNotFoundError, KeyError, ValueError, OSError) as exc:
+        raise UsageError(str(exc.args[0] if exc.args else exc)) from None
+
+
+def _entries(path: str, entry: str | None) -> list[str]:
+    from labctl.results import list_entries
+
+    if entry:
+        return [entry]
+    try:
+        return list_entries(path)
+    except (FileNotFoundError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_show(args) -> int:
+    entries = _entries(args.file, args.entry)
+    if not entries:
+        raise UsageError(f"{args.file}: no NXentry (not a labctl run file)")
+    for name in entries:
+        with _open(args.file, name) as run:
+            print(f"{run.path} :: {run.entry_name}")
+            print(f"  title:      {run.title}")
+            print(f"  protocol:   {run.protocol or '-'}   station: "
+                  f"{run.group('station').get('name', '-')}")
+            print(f"  status:     {run.status}"
+                  + ("" if run.status == run.recorded_status else
+                     f" (file says {run.recorded_status!r}: the writer ended without closing it)"))
+            print(f"  started:    {run.start_time}   ended: {run.end_time or '-'}")
+            if run.exit_message:
+                print(f"  message:    {run.exit_message}")
+            if run.traceback and args.traceback:
+                print("  traceback:\n    " + run.traceback.rstrip().replace("\n", "\n    "))
+            params = run.parameters
+            if params:
+                print("  parameters:")
+                for k, f in params.items():
+                    print(f"    {k} = {_fmt(f.values[()])} {f.units}".rstrip()
+                          + (f"   ({f.long_name})" if f.long_name else ""))
+            inst = run.instruments
+            if inst:
+                print("  instruments:")
+                for role, facts in inst.items():
+                    print(f"    {role}: {facts.get('idn', '?')}")
+                    print(f"      {facts.get('driver', '?')} @ {facts.get('resource', '?')}")
+            if run.sample:
+                print("  sample:     " + ", ".join(f"{k}={_fmt(v)}" for k, v in run.sample.items()))
+            print("  data:")
+            for group, shapes in run.shapes().items():
+                d = run.data(group)
+                axes = ", ".join(a.name if a else "." for a in d.axes)
+                sig = d.signal
+                print(f"    {group}: {sig.name} ({sig.units or '-'}) {shapes[sig.name]}  "
+                      f"axes [{axes}]  fields {', '.join(f'{k}{v}' for k, v in shapes.items())}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from labctl.plotting import save_figures
+    from labctl.protocol import get_protocol
+
+    entries = _entries(args.file, args.entry)
+    out_dir = Path(args.out_dir) if args.out_dir else Path(args.file).resolve().parent
+    for name in entries:
+        with _open(args.file, name) as run:
+            cls = None
+            if run.protocol:
+                try:
+                    cls = get_protocol(run.protocol)
+                except KeyError:
+                    cls = None  # written by a protocol not installed here: generic plots
+            if not run.data_names:
+                print(f"{run.entry_name}: no data to plot", file=sys.stderr)
+                continue
+            for path in save_figures(run, out_dir, cls):
+                print(path)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from labctl.sim_backends import bench_file
+
+    if args.bench_cmd == "list":
+        for path in bench_file.shipped_benches():
+            info = bench_file.describe(path)
+            print(f"{path.name:<20} {info['bench']}  seed {info['seed']}  "
+                  f"{len(info['resources'])} resources")
+        return 0
+    try:
+        info = bench_file.describe(bench_file.resolve(args.file))
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"{info['path']}")
+    print(f"  bench: {info['bench']}  seed: {info['seed']}")
+    if info.get("params"):
+        print("  params: " + ", ".join(f"{k}={v}" for k, v in info["params"].items()))
+    for r in info["resources"]:
+        print(f"  {r['resource']:<40} {r['device']:<16} {r['model'] or '(static mock)'}")
+    return 0
+
+
+# -- entry point --------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="labctl",
+        description="Lab automation for memory-centric neuromorphic nanodevice experiments.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("list", help="protocols, stations and benches available")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("run", help="run a protocol into a NeXus HDF5 file")
+    s.add_argument("protocol", help="protocol name (see `labctl list`) or module:Class")
+    s.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a parameter (repeatable); units may follow: -p v_stop='0.5 V'")
+    s.add_argument("--station", help="station YAML file or shipped station name")
+    s.add_argument("--out", help="run file to write (default: PROTOCOL_DATE-TIME.h5 here)")
+    s.add_argument("--entry", help="entry name: adds the run to an existing file")
+    s.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    s.add_argument("--list-params", action="store_true",
+                   help="print the protocol's parameters and exit")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("show", help="entries, status, parameters, instruments, data shapes")
+    s.add_argument("file")
+    s.add_argument("--entry")
+    s.add_argument("--traceback", action="store_true", help="print a failed run's traceback")
+    s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("plot", help="PNG figures of a run (the protocol's, or one per NXdata)")
+    s.add_argument("file")
+    s.add_argument("--entry")
+    s.add_argument("--out-dir", help="where PNGs go (default: next to the file)")
+    s.set_defaults(func=cmd_plot)
+
+    s = sub.add_parser("bench", help="simulated benches")
+    bsub = s.add_subparsers(dest="bench_cmd", required=True, metavar="SUBCOMMAND")
+    bsub.add_parser("list", help="shipped bench files")
+    b = bsub.add_parser("show", help="devices, resources and emulator models of a bench file")
+    b.add_argument("file", help="bench YAML path or shipped bench name (demo.yaml)")
+    s.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"labctl: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except BrokenPipeError:  # `labctl show FILE | head`: the reader left; not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's final flush
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

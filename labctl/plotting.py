@@ -1,0 +1,100 @@
+"""Figures of a run: the protocol's own figure if it registered one, else one per NXdata group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from labctl.results import Data, Field, Run
+
+MAX_MAPS = 4
+
+
+def _x(axis: Field | None, n: int) -> tuple[np.ndarray, str]:
+    if axis is None or axis.values.shape != (n,):
+        return np.arange(n), "index"
+    return axis.values, axis.label
+
+
+def _monotonic(v: np.ndarray) -> bool:
+    d = np.diff(v)
+    return v.size > 1 and np.all(np.isfinite(v)) and (np.all(d > 0) or np.all(d < 0))
+
+
+def plot_data(data: Data, title: str = ""):
+    """A matplotlib Figure for one NXdata group, chosen by the signal's dimensionality."""
+    import matplotlib.pyplot as plt
+
+    sig = data.signal
+    vals = np.asarray(sig.values)
+    if vals.ndim == 1:
+        signals = [sig, *data.auxiliary]
+        fig, axs = plt.subplots(len(signals), 1, sharex=True, squeeze=False,
+                                figsize=(6.4, 2.2 + 1.6 * len(signals)), layout="constrained")
+        x, xlabel = _x(data.axes[0], len(vals))
+        for ax, s in zip(axs[:, 0], signals, strict=True):
+            ax.plot(x, s.values, ".-", ms=3)
+            ax.set_ylabel(s.label)
+            ax.grid(True, alpha=0.3)
+        axs[-1, 0].set_xlabel(xlabel)
+    elif vals.ndim == 2 and vals.shape[0] == 1:
+        fig, ax = plt.subplots(layout="constrained")
+        x, xlabel = _x(data.axes[1], vals.shape[1])
+        ax.plot(x, vals[0])
+        ax.set(xlabel=xlabel, ylabel=sig.label)
+        ax.grid(True, alpha=0.3)
+    elif vals.ndim == 2:
+        fig, ax = plt.subplots(layout="constrained")
+        y, ylabel = _x(data.axes[0], vals.shape[0])
+        x, xlabel = _x(data.axes[1], vals.shape[1])
+        if _monotonic(x) and _monotonic(y):
+            mesh = ax.pcolormesh(x, y, vals, shading="nearest")
+        else:
+            mesh = ax.imshow(vals, aspect="auto", origin="lower")
+            xlabel, ylabel = "index", "record"
+        ax.set(xlabel=xlabel, ylabel=ylabel)
+        fig.colorbar(mesh, ax=ax, label=sig.label)
+    else:  # a stack of maps: show a few records
+        n = vals.shape[0]
+        picks = sorted(set(np.linspace(0, n - 1, min(n, MAX_MAPS)).round().astype(int)))
+        fig, axs = plt.subplots(1, max(1, len(picks)), squeeze=False,
+                                figsize=(3.2 * max(1, len(picks)), 3.2), layout="constrained")
+        for ax, k in zip(axs[0], picks, strict=False):
+            im = ax.imshow(vals[k].reshape(vals.shape[1], -1), origin="lower")
+            ax.set_title(f"record {k + 1}/{n}", fontsize=9)
+        if picks:
+            fig.colorbar(im, ax=axs[0].tolist(), label=sig.label)
+        else:
+            axs[0, 0].text(0.5, 0.5, "no records", ha="center")
+    fig.suptitle(title or data.name)
+    return fig
+
+
+def run_figures(run: Run, protocol_cls=None) -> dict[str, object]:
+    """``name -> Figure``: the protocol's figure when it gives one, else every NXdata group."""
+    if protocol_cls is not None:
+        fig = protocol_cls.figure(run)
+        if fig is not None:
+            return {"figure": fig}
+    return {name: plot_data(run.data(name), f"{run.title}: {name} ({run.status})")
+            for name in run.data_names}
+
+
+def save_figures(run: Run, out_dir: str | Path, protocol_cls=None, stem: str = "") -> list[Path]:
+    """Write every figure of ``run`` as PNG into ``out_dir``; returns the paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = stem or run.path.stem
+    paths = []
+    for name, fig in run_figures(run, protocol_cls).items():
+        path = out_dir / f"{stem}_{run.entry_name}_{name}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
