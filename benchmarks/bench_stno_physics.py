@@ -1,0 +1,69 @@
+"""STNO physics speed: integrator throughput and the cost of a frequency-vs-current sweep of spectra.
+
+Targets (issue 5): >= 1e7 oscillator-steps/s on one core; a 100-point sweep with 1001-point traces <= 2 s
+(this script measures the physics + spectrum part alone; benchmarks/bench_stno.py the whole stack).
+Run: /work/venv/bin/python benchmarks/bench_stno_physics.py
+"""
+
+import time
+
+import numpy as np
+
+from labctl.sim_backends.physics.spectrum import (
+    AnalyzerSettings,
+    analyzer_trace,
+    max_sample_interval,
+    peak,
+    window_duration,
+)
+from labctl.sim_backends.physics.stno import (
+    Drive,
+    fabricate_chip,
+    operating_point,
+    simulate,
+    stable_step,
+)
+
+FIELD = 0.43
+
+
+def throughput(batch: int, n_osc: int, steps: int = 400, repeats: int = 3) -> float:
+    chip = fabricate_chip(n_osc, seed=1)
+    drive = Drive.tones(np.full(batch, 330e6), 20e-6)
+    best = np.inf
+    for r in range(repeats):
+        t = time.perf_counter()
+        simulate(chip, np.full((batch, n_osc), 7e-3), FIELD, steps * 2e-9, rng=r, dt=2e-9, drive=drive,
+                 record_every=steps)
+        best = min(best, time.perf_counter() - t)
+    return batch * n_osc * steps / best
+
+
+def sweep(points: int = 100, realizations: int = 8) -> tuple[float, np.ndarray]:
+    chip = fabricate_chip(1, seed=1)
+    settings = AnalyzerSettings(250e6, 450e6, 1001, rbw=1e6)
+    f_ref = 0.5 * (settings.start + settings.stop)
+    state, peaks = None, []
+    t = time.perf_counter()
+    for i, current in enumerate(np.linspace(4.5e-3, 9e-3, points)):
+        cur = np.full((realizations, 1), current)
+        dt = min(stable_step(operating_point(chip, cur, FIELD)), max_sample_interval(settings, f_ref))
+        burn = 0.2e-6
+        run = simulate(chip, cur, FIELD, burn + window_duration(settings.rbw), rng=i, dt=dt, state=state,
+                       f_ref=f_ref)
+        state = run.state
+        trace = analyzer_trace(run.load_voltage()[int(burn / dt):], dt, f_ref, settings, rng=i)
+        peaks.append(peak(settings.frequencies, trace)[0])
+    return time.perf_counter() - t, np.array(peaks)
+
+
+def main():
+    for batch, n_osc in ((16, 1), (256, 4), (4096, 4), (16384, 1)):
+        print(f"integrator B={batch:5d} K={n_osc}: {throughput(batch, n_osc):.3g} oscillator-steps/s")
+    wall, f = sweep()
+    print(f"100-point frequency-vs-current sweep, 1001-point traces, RBW 1 MHz, physics+spectrum: "
+          f"{wall:.2f} s wall; peak {f[10] / 1e6:.1f} -> {f[-1] / 1e6:.1f} MHz")
+
+
+if __name__ == "__main__":
+    main()
