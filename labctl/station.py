@@ -367,11 +367,27 @@ class Station:
                         f"({type(exc).__name__}: {_first_line(exc)})"
                     ) from None
                 lab.instruments[role] = inst
+                _ping(inst, spec.resource, where)
                 guard(inst, spec.limits, role)
         except BaseException:
             lab.close()
             raise
         return lab
+
+
+def _ping(inst: Any, resource: str, where: str) -> None:
+    """Ask ``*IDN?`` once so that a wrong address fails here, clearly, not mid-run."""
+    try:
+        idn = inst.id
+    except NotImplementedError:  # a non-SCPI driver: nothing standard to ask
+        return
+    except Exception as exc:
+        raise StationError(
+            f"{where}: no answer to *IDN? at {resource!r} ({type(exc).__name__}: "
+            f"{_first_line(exc)})"
+        ) from None
+    if not str(idn).strip():
+        raise StationError(f"{where}: no instrument answers at {resource!r} (empty *IDN? reply)")
 
 
 def _visa_library_of(inst: Any):

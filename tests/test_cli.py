@@ -1,0 +1,208 @@
+"""The labctl command: bad input -> exit 2 and no file; real subprocess runs killed and interrupted."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labctl.cli import main
+from labctl.results import open_run
+
+LABCTL = [sys.executable, "-c", "import sys; from labctl.cli import main; sys.exit(main())"]
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+BAD_STATION = "roles:\n  smu: {driver: pymeasure.instruments.keithley.Keithley2400}\n"
+DEAD_STATION = textwrap.dedent(
+    """\
+    roles:
+      smu:
+        driver: pymeasure.instruments.keithley.Keithley2400
+        resource: "GPIB0::9::INSTR"
+        visa_library: "demo.yaml@labsim"
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "no_such"], "unknown protocol 'no_such'"),
+        (["run", "demo_iv", "-p", "volts=1"], "no parameter 'volts'"),
+        (["run", "demo_iv", "-p", "points=many"], "points='many': must be an integer"),
+        (["run", "demo_iv", "-p", "v_stop=999"], "must be a number in [-210, 210] V"),
+        (["run", "demo_iv", "-p", "points"], "-p expects NAME=VALUE"),
+        (["run", "demo_iv", "--station", "missing.yaml"], "station file 'missing.yaml' not found"),
+        (["run", "demo_iv", "--station", "bad.yaml"], "'resource' is required"),
+        (["run", "demo_iv", "--station", "garbage.yaml"], "not a readable YAML station file"),
+        (["run", "demo_iv", "--station", "dead.yaml"], "no instrument answers at 'GPIB0::9::INSTR'"),
+        (["run", "demo_iv", "--out", "nodir/x.h5"], "directory nodir does not exist"),
+        (["show", "missing.h5"], "no such run file"),
+        (["show", "garbage.yaml"], "not a readable HDF5 run file"),
+        (["bench", "show", "nope.yaml"], "no bench file 'nope.yaml'"),
+    ],
+)
+def test_bad_input_gives_one_line_exit_2_and_no_file(in_tmp, capsys, args, message):
+    (in_tmp / "bad.yaml").write_text(BAD_STATION)
+    (in_tmp / "garbage.yaml").write_text("roles: [unclosed\n")
+    (in_tmp / "dead.yaml").write_text(DEAD_STATION)
+    before = set(os.listdir(in_tmp))
+    assert main(args) == 2
+    line = _error_line(capsys)
+    assert line.startswith("labctl: error:") and message in line
+    assert set(os.listdir(in_tmp)) == before  # nothing half-written left behind
+
+
+def test_existing_output_is_never_overwritten(in_tmp, capsys):
+    (in_tmp / "run.h5").write_bytes(b"precious")
+    assert main(["run", "demo_iv", "--out", "run.h5"]) == 2
+    assert "run.h5 exists" in _error_line(capsys)
+    assert (in_tmp / "run.h5").read_bytes() == b"precious"
+
+
+def test_run_show_plot_list(in_tmp, capsys):
+    assert main(["run", "demo_iv", "-p", "points=6", "-p", "v_stop=0.6 V", "--out", "iv.h5"]) == 0
+    assert "completed: 6 points -> iv.h5" in capsys.readouterr().out
+    assert main(["run", "demo_iv", "-p", "points=3", "--out", "iv.h5", "--entry", "again"]) == 0
+    capsys.readouterr()
+    assert main(["show", "iv.h5"]) == 0
+    out = capsys.readouterr().out
+    assert "iv.h5 :: entry" in out and "iv.h5 :: again" in out
+    assert "status:     completed" in out and "v_stop = 0.6 V" in out
+    assert "data: current (A) (6,)  axes [voltage]" in out
+    assert main(["plot", "iv.h5", "--out-dir", "figs"]) == 0
+    pngs = sorted(p.name for p in (in_tmp / "figs").iterdir())
+    assert pngs == ["iv_again_figure.png", "iv_entry_figure.png"]
+    assert (in_tmp / "figs" / pngs[0]).read_bytes()[:4] == b"\x89PNG"
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "demo_iv" in out and "demo " in out and "demo.yaml" in out
+    assert main(["bench", "show", "demo.yaml"]) == 0
+    assert "GPIB0::24::INSTR" in capsys.readouterr().out
+
+
+def test_failed_run_exits_1_with_message_and_file(in_tmp, capsys):
+    assert main(["run", "demo_iv", "-p", "v_stop=3", "-p", "points=4", "--out", "f.h5"]) == 1
+    err = capsys.readouterr().err
+    assert "failed: 3 points -> f.h5" in err and "refused: station limit" in err
+    assert main(["show", "f.h5", "--traceback"]) == 0
+    assert "LimitError" in capsys.readouterr().out
+
+
+# -- real `labctl run` processes ---------------------------------------------------------------------
+HOLDING_PROTOCOL = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from labctl.protocol import Column, IntegerParameter, Protocol, Role
+
+    class Holding(Protocol):
+        '''Sweep that stops after `hold` points until a line arrives on stdin.'''
+        STATION = "demo"
+        COLUMNS = (Column("voltage", "V", "Source voltage", axis=True),
+                   Column("current", "A", "Measured current"))
+        smu = Role("source-measure unit")
+        hold = IntegerParameter("Points before holding", default=5)
+
+        def startup(self):
+            self.smu.source_mode = "voltage"
+            self.smu.compliance_current = 0.01
+            self.smu.enable_source()
+
+        def execute(self):
+            for k, v in enumerate(np.linspace(0, 0.6, 20)):
+                self.smu.source_voltage = v
+                self.emit_point(voltage=v, current=self.smu.current)
+                if k + 1 == self.hold:
+                    print("HOLD", flush=True)
+                    sys.stdin.readline()
+
+        def shutdown(self):
+            self.smu.source_voltage = 0.0
+            self.smu.disable_source()
+            print("OUTPUT_ENABLED", self.smu.source_enabled, flush=True)
+    """
+)
+
+
+def _start(tmp_path: Path, out: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    return subprocess.Popen(
+        [*LABCTL, "run", "holding_protocol:Holding", "--out", out, "-q"],
+        cwd=tmp_path, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _held(proc: subprocess.Popen) -> subprocess.Popen:
+    line = proc.stdout.readline()
+    if line.strip() != "HOLD":
+        proc.kill()
+        raise AssertionError(f"no HOLD: {line!r} {proc.stderr.read()}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two `labctl run` processes started together (start-up cost paid once, in parallel)."""
+    tmp = tmp_path_factory.mktemp("runs")
+    (tmp / "holding_protocol.py").write_text(HOLDING_PROTOCOL)
+    procs = {name: _start(tmp, f"{name}.h5") for name in ("killed", "aborted")}
+    yield tmp, procs
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_sigkilled_run_leaves_a_readable_file_with_flushed_points(runs):
+    tmp, procs = runs
+    proc = _held(procs["killed"])
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    with open_run(tmp / "killed.h5") as run:
+        assert run.status == "incomplete" and run.recorded_status == "running"
+        np.testing.assert_allclose(run["voltage"].values, np.linspace(0, 0.6, 20)[:5])
+        assert np.all(np.diff(run["current"].values) > 0)
+        assert run.instruments["smu"]["idn"].startswith("KEITHLEY")
+    assert main(["show", str(tmp / "killed.h5")]) == 0
+
+
+def test_ctrl_c_aborts_at_checkpoint_shuts_down_and_exits_nonzero(runs):
+    tmp, procs = runs
+    proc = _held(procs["aborted"])
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate("\n")  # release the hold: the next checkpoint aborts
+    assert proc.returncode == 130, err
+    assert "abort requested" in err and "aborted: 6 points" in err and "Traceback" not in err
+    assert "OUTPUT_ENABLED False" in out
+    with open_run(tmp / "aborted.h5") as run:
+        assert run.status == "aborted" and len(run["voltage"].values) == 6
+
+
+SCRIPT = shutil.which("labctl", path=str(Path(sys.executable).parent))
+
+
+@pytest.mark.skipif(SCRIPT is None, reason="console script not installed")
+def test_console_script_entry_point():
+    res = subprocess.run([SCRIPT, "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "run" in res.stdout and "bench" in res.stdout
