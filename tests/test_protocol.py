@@ -203,3 +203,36 @@ def test_limit_violation_fails_the_run_before_the_value_is_sent(tmp_path):
     assert result.status == "failed" and "LimitError" in result.message
     assert result.points == 3  # 0, 1 and 2 V measured; 3 V refused (limit |V| <= 2 V)
     assert "source_voltage = 3.0 refused" in result.message
+
+
+def test_pymeasure_worker_runs_a_protocol_and_records_its_points(tmp_path):
+    from pymeasure.experiment import Results, Worker
+
+    class Smu:
+        voltage = 0.0
+
+        @property
+        def current(self):
+            return self.voltage / 1e3
+
+    class Sweep(Protocol):
+        """Runs under pymeasure's own Worker."""
+
+        COLUMNS = (Column("voltage", "V", "Voltage", axis=True), Column("current", "A", "Current"))
+        smu = Role("smu")
+
+        def execute(self):
+            for v in (0.0, 1.0, 2.0):
+                self.smu.voltage = v
+                self.wait(0.1)
+                self.emit_point(voltage=v, current=self.smu.current)
+
+    proto = Sweep()
+    proto.bind({"smu": Smu()}, FakeClock())
+    worker = Worker(Results(proto, str(tmp_path / "sweep.csv")))
+    worker.start()
+    worker.join(timeout=30)
+    assert proto.status == Protocol.FINISHED
+    rows = (tmp_path / "sweep.csv").read_text().splitlines()
+    assert rows[-4:] == ["voltage (V),current (A)", "0.0,0.0", "1.0,0.001", "2.0,0.002"]
+    assert proto.now() == pytest.approx(0.3)
