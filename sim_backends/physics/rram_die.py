@@ -1,0 +1,286 @@
+"""The 1-kbit HfO2 RRAM in-memory-computing die: 32 x 32 differential (2T2R) bits, 2048 devices.
+
+Architecture after the hybrid CMOS/RRAM test die of M. Bocquet et al., "In-memory and error-immune
+differential RRAM implementation of binarized deep neural networks", IEDM 2018, and T. Hirtzlin et al.,
+"Digital biologically plausible implementation of binarized neural networks with differential hafnium
+oxide resistive memory arrays", Front. Neurosci. 13, 1383 (2020):
+
+* bit (row r, column c) is stored in two 1T1R devices on the complementary bit lines BL and BLb of
+  column c; bit 1 = BL device in LRS and BLb device in HRS;
+* one precharge sense amplifier (PCSA, W. Zhao et al., IEEE TCAS-I 61(2), 443 (2014)) per column: both
+  branches discharge through their device, the branch with the larger read current (lower
+  resistance) wins.  The decision is sign(ln I_left - ln I_right + offset + noise), with a static
+  offset per amplifier (transistor mismatch) and a fresh noise draw per decision;
+* XNOR inside the PCSA: the input bit x of the column swaps which bit line feeds which branch, so the
+  output is XNOR(x, w) - and the amplifier's offset acts with the sign of the swap, as in silicon;
+* popcount of a row's 32 XNOR outputs by digital adders;
+* a 1T1R read compares a single device with a reference resistor (behind an identical access
+  transistor) on the same amplifier, so the two read modes can be compared on the same die.
+
+Bit errors are never injected: they are what the device statistics of
+:mod:`labctl.sim_backends.physics.rram` plus the amplifier's offset and noise produce.
+Every operation appends ``(operation, devices, energy_J, duration_s)`` to :attr:`RRAMDie.log`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from labctl.sim_backends.physics.rram import STUCK_NONE, AccessTransistor, RRAMArray
+
+ROWS = 32
+COLS = 32
+SIDES = 2  # 0 = BL, 1 = BLb
+N_DEVICES = ROWS * COLS * SIDES
+
+
+@dataclass(frozen=True)
+class SenseAmp:
+    """PCSA read conditions and non-idealities."""
+
+    v_read: float = 0.1  # bit-line read bias (V)
+    gate: float = 2.5  # word-line voltage during reads (V)
+    t_read: float = 20e-9  # branch discharge time (s)
+    offset: float = 0.04  # sigma of the static offset, in ln(current ratio)
+    noise: float = 0.01  # sigma of the per-decision noise, in ln(current ratio)
+
+
+@dataclass(frozen=True)
+class PulseSpec:
+    """A programming pulse: signed amplitude (V, > 0 SET/forming), width (s), word line (V)."""
+
+    amplitude: float
+    width: float
+    gate: float
+
+    def kwargs(self):
+        return {"amplitude": self.amplitude, "width": self.width, "gate": self.gate}
+
+
+_TR = AccessTransistor()
+SET = PulseSpec(1.8, 100e-9, float(_TR.gate_for_current(100e-6)))  # 100 uA compliance
+RESET = PulseSpec(-1.4, 100e-9, 3.3)
+
+
+@dataclass
+class ProgramReport:
+    """Outcome of a program(-and-verify) of the whole array (arrays shaped (ROWS, COLS, SIDES))."""
+
+    pulses: np.ndarray  # pulses applied per device
+    resistance: np.ndarray  # last verify read (ohm)
+    ok: np.ndarray  # device met its verify target
+    energy: float  # total pulse energy (J)
+    duration: float  # total time (s)
+
+
+@dataclass
+class FormReport:
+    """Outcome of a forming ramp (arrays shaped (ROWS, COLS, SIDES))."""
+
+    voltage: np.ndarray  # ramp voltage at which the device verified formed (NaN: not formed)
+    resistance: np.ndarray
+    energy: float
+    duration: float
+
+
+@dataclass
+class RRAMDie:
+    """One die, reproducible from its seed; every seed is a different die."""
+
+    seed: int = 0
+    sense: SenseAmp = field(default_factory=SenseAmp)
+    pulse_overhead: float = 50e-9  # decoder/driver settling per row-parallel pulse (s)
+    model_kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        dev, sa, noise = np.random.SeedSequence(self.seed).spawn(3)
+        self.devices = RRAMArray(N_DEVICES, seed=dev, **self.model_kwargs)
+        self.sa_offset = self.sense.offset * np.random.default_rng(sa).standard_normal(COLS)
+        self.rng = np.random.default_rng(noise)
+        self.log: list[tuple[str, int, float, float]] = []
+
+    # ----------------------------------------------------------------- addressing
+    @staticmethod
+    def index(rows=None, cols=None, sides=None):
+        """Flat device indices of the (row x column x side) block; None = all."""
+        r = np.arange(ROWS) if rows is None else np.atleast_1d(np.asarray(rows, np.intp))
+        c = np.arange(COLS) if cols is None else np.atleast_1d(np.asarray(cols, np.intp))
+        s = np.arange(SIDES) if sides is None else np.atleast_1d(np.asarray(sides, np.intp))
+        for name, v, hi in (("row", r, ROWS), ("column", c, COLS), ("side", s, SIDES)):
+            if v.size and (v.min() < 0 or v.max() >= hi):
+                raise IndexError(f"{name} address out of range 0..{hi - 1}")
+        return ((r[:, None, None] * COLS + c[None, :, None]) * SIDES + s[None, None, :]).ravel()
+
+    def _record(self, op, n, energy, duration):
+        self.log.append((op, int(n), float(energy), float(duration)))
+
+    def energy_by_operation(self):
+        """Total energy (J) per operation name."""
+        out: dict[str, float] = {}
+        for op, _, e, _ in self.log:
+            out[op] = out.get(op, 0.0) + e
+        return out
+
+    # ----------------------------------------------------------------- pulses
+    def pulse(self, idx, amplitude, width, gate):
+        """One pulse on devices ``idx`` (row-parallel); returns the model's PulseResult."""
+        idx = np.asarray(idx, np.intp)
+        res = self.devices.apply_pulse(idx, amplitude, width, gate=gate)
+        rows = np.unique(idx // (COLS * SIDES)).size
+        op = "form" if np.any(res.formed_now) else ("set" if amplitude > 0 else "reset")
+        self._record(op, idx.size, res.energy.sum(), rows * (width + self.pulse_overhead))
+        return res
+
+    def form(self, v_start=2.0, v_stop=4.5, v_step=0.05, width=10e-6, gate=None,
+             r_formed=1e5, idx=None):
+        """Ramp-and-verify forming: pulse every unformed device at increasing amplitude, read, and
+        retire the devices whose resistance fell below ``r_formed``."""
+        gate = float(_TR.gate_for_current(100e-6)) if gate is None else gate
+        idx = np.arange(N_DEVICES) if idx is None else np.asarray(idx, np.intp)
+        v_form = np.full(N_DEVICES, np.nan)
+        todo = idx.copy()
+        energy = duration = 0.0
+        for v in np.arange(v_start, v_stop + 1e-9, v_step):
+            if todo.size == 0:
+                break
+            n0 = len(self.log)
+            self.pulse(todo, v, width, gate)
+            r = self.read_resistance(todo)[0]
+            done = r < r_formed
+            v_form[todo[done]] = v
+            todo = todo[~done]
+            energy += sum(e for _, _, e, _ in self.log[n0:])
+            duration += sum(d for _, _, _, d in self.log[n0:])
+        return FormReport(v_form.reshape(ROWS, COLS, SIDES),
+                          self.devices.resistance().reshape(ROWS, COLS, SIDES), energy, duration)
+
+    def program(self, bits, set_pulse=SET, reset_pulse=RESET, verify=True, max_pulses=8,
+                r_lrs_max=None, r_hrs_min=None, rows=None, reset_first=True):
+        """Write a (ROWS, COLS) bit pattern (or the given ``rows`` of it) as complementary pairs.
+
+        RESET the devices that must be HRS and SET those that must be LRS (after a RESET when
+        ``reset_first``: a SET pulse never raises a resistance, so without it a device keeps the
+        filament of its strongest earlier SET); with ``verify``, read each device back and re-pulse
+        the ones outside their target (R > r_lrs_max for LRS, R < r_hrs_min for HRS) up to
+        ``max_pulses`` pulses in all.
+        """
+        bits = np.asarray(bits)
+        rows = np.arange(ROWS) if rows is None else np.atleast_1d(np.asarray(rows, np.intp))
+        if bits.shape != (rows.size, COLS):
+            raise ValueError(f"pattern must be {rows.size} x {COLS} bits, got {bits.shape}")
+        idx = self.index(rows).reshape(rows.size, COLS, SIDES)
+        want_lrs = np.stack([bits.astype(bool), ~bits.astype(bool)], axis=-1)
+        lrs_idx, hrs_idx = idx[want_lrs], idx[~want_lrs]
+        if r_lrs_max is None:  # about twice the median LRS at this compliance (R ~ 1 V / I_c)
+            r_lrs_max = 2.0 / float(self.devices.transistor.saturation_current(set_pulse.gate))
+        r_hrs_min = 2e5 if r_hrs_min is None else r_hrs_min
+        pulses = np.zeros(N_DEVICES, int)
+        n0 = len(self.log)
+        todo_h, todo_l = hrs_idx, lrs_idx
+        if reset_first:
+            todo_h = np.concatenate([hrs_idx, lrs_idx])
+        for _ in range(max_pulses if verify else 1):
+            if todo_h.size:
+                self.pulse(todo_h, **reset_pulse.kwargs())
+                pulses[todo_h] += 1
+            if todo_l.size:
+                self.pulse(todo_l, **set_pulse.kwargs())
+                pulses[todo_l] += 1
+            if not verify:
+                break
+            pulsed = np.concatenate([todo_h, todo_l])
+            r = np.empty(N_DEVICES)
+            r[pulsed] = self.read_resistance(pulsed)[0]
+            todo_h = np.intersect1d(todo_h, hrs_idx)
+            todo_h = todo_h[r[todo_h] < r_hrs_min]
+            todo_l = todo_l[r[todo_l] > r_lrs_max]
+            if todo_h.size == 0 and todo_l.size == 0:
+                break
+        r_final = self.read_resistance()[0]
+        ok = np.zeros(N_DEVICES, bool)
+        ok[hrs_idx] = r_final[hrs_idx] >= r_hrs_min
+        ok[lrs_idx] = r_final[lrs_idx] <= r_lrs_max
+        energy = sum(e for _, _, e, _ in self.log[n0:])
+        duration = sum(d for _, _, _, d in self.log[n0:])
+        shape = (ROWS, COLS, SIDES)
+        return ProgramReport(pulses.reshape(shape), r_final.reshape(shape), ok.reshape(shape),
+                             energy, duration)
+
+    def cycle(self, n_cycles, set_pulse=SET, reset_pulse=RESET, idx=None):
+        """Endurance cycling of devices ``idx`` (all by default); see RRAMArray.cycle."""
+        idx = np.arange(N_DEVICES) if idx is None else np.asarray(idx, np.intp)
+        e = self.devices.cycle(n_cycles, set_pulse.kwargs(), reset_pulse.kwargs(), idx)
+        rows = np.unique(idx // (COLS * SIDES)).size
+        per_cycle = rows * (set_pulse.width + reset_pulse.width + 2 * self.pulse_overhead)
+        self._record("cycle", idx.size, e.sum(), n_cycles * per_cycle)
+        return e
+
+    # ----------------------------------------------------------------- reads
+    def read_resistance(self, idx=None, n_reads=1):
+        """Single-device analog reads (ohm), shape (n_reads, len(idx))."""
+        idx = np.arange(N_DEVICES) if idx is None else np.asarray(idx, np.intp)
+        r = self.devices.read_resistance(idx, self.sense.v_read, n_reads)
+        e = self.sense.v_read**2 / r * self.sense.t_read
+        self._record("read_analog", r.size, e.sum(), r.size * 1e-6)
+        return r
+
+    def _branch_currents(self, rows, n_reads):
+        idx = self.index(rows)
+        i = self.devices.read_current(idx, self.sense.v_read, self.sense.gate, n_reads)
+        return i.reshape(n_reads, len(rows), COLS, SIDES)
+
+    def _decide(self, i_left, i_right):
+        d = np.log(i_left) - np.log(i_right) + self.sa_offset + \
+            self.sense.noise * self.rng.standard_normal(i_left.shape)
+        return d > 0
+
+    def _rows(self, rows):
+        rows = np.arange(ROWS) if rows is None else np.atleast_1d(np.asarray(rows, np.intp))
+        self.index(rows, 0, 0)  # range check
+        return rows
+
+    def read_pcsa(self, rows=None, n_reads=1):
+        """Differential (2T2R) read of ``rows``: bits shaped (n_reads, len(rows), COLS)."""
+        return self.xnor(np.ones(COLS, bool), rows, n_reads)
+
+    def xnor(self, x, rows=None, n_reads=1):
+        """PCSA outputs XNOR(x[col], w[row, col]) with the input bits swapping the bit lines."""
+        x = np.asarray(x, bool)
+        if x.shape != (COLS,):
+            raise ValueError(f"input vector must have {COLS} bits, got {x.shape}")
+        rows = self._rows(rows)
+        i = self._branch_currents(rows, n_reads)
+        left = np.where(x, i[..., 0], i[..., 1])
+        right = np.where(x, i[..., 1], i[..., 0])
+        e = self.sense.v_read * i.sum() * self.sense.t_read
+        self._record("read_pcsa", i.size, e, n_reads * rows.size * self.sense.t_read)
+        return self._decide(left, right)
+
+    def xnor_popcount(self, x, rows=None, n_reads=1):
+        """Popcount of the XNOR outputs of each row: shape (n_reads, len(rows))."""
+        return self.xnor(x, rows, n_reads).sum(axis=-1)
+
+    def read_1t1r(self, r_ref, rows=None, side=0, n_reads=1):
+        """Single-ended read: the ``side`` device of each bit against a reference resistor.
+
+        Returns bits (device current above the reference's = LRS = 1), shaped like read_pcsa.
+        """
+        rows = self._rows(rows)
+        i = self._branch_currents(rows, n_reads)[..., side]
+        i_ref = self.devices.reference_current(r_ref, self.sense.v_read, self.sense.gate)
+        e = self.sense.v_read * (i.sum() + i_ref * i.size) * self.sense.t_read
+        self._record("read_1t1r", i.size, e, n_reads * rows.size * self.sense.t_read)
+        return self._decide(i, np.full_like(i, i_ref))
+
+    # ----------------------------------------------------------------- state summaries
+    def resistance(self):
+        """Noise-free device resistances at the read bias, shaped (ROWS, COLS, SIDES)."""
+        return self.devices.resistance(None, self.sense.v_read).reshape(ROWS, COLS, SIDES)
+
+    def formed(self):
+        return self.devices.formed.reshape(ROWS, COLS, SIDES).copy()
+
+    def stuck(self):
+        return (self.devices.stuck != STUCK_NONE).reshape(ROWS, COLS, SIDES)
