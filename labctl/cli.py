@@ -283,6 +283,21 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_recover(args) -> int:
+    from labctl.store import clear_open_flags
+
+    with _open(args.file, None) as run:
+        status = run.status
+    if status == "running":
+        raise UsageError(f"{args.file}: its writer is still running; recover only a dead run's file")
+    if clear_open_flags(args.file):
+        print(f"{args.file}: cleared the open-for-write mark; any HDF5 tool opens it now "
+              f"(run status: {status})")
+    else:
+        print(f"{args.file}: nothing to recover (run status: {status})")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from labctl.sim_backends import bench_file
 
@@ -339,6 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--entry")
     s.add_argument("--out-dir", help="where PNGs go (default: next to the file)")
     s.set_defaults(func=cmd_plot)
+
+    s = sub.add_parser("recover", help="make a killed run's file openable by any HDF5 tool")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_recover)
 
     s = sub.add_parser("bench", help="simulated benches")
     bsub = s.add_subparsers(dest="bench_cmd", required=True, metavar="SUBCOMMAND")

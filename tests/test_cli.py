@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -185,6 +186,11 @@ def test_sigkilled_run_leaves_a_readable_file_with_flushed_points(runs):
         assert np.all(np.diff(run["current"].values) > 0)
         assert run.instruments["smu"]["idn"].startswith("KEITHLEY")
     assert main(["show", str(tmp / "killed.h5")]) == 0
+    with pytest.raises(OSError):  # HDF5 still marks it open for writing: plain tools refuse it
+        h5py.File(tmp / "killed.h5", "r").close()
+    assert main(["recover", str(tmp / "killed.h5")]) == 0
+    with h5py.File(tmp / "killed.h5", "r") as f:
+        assert f["entry/data/voltage"].shape == (5,) and f["entry/status"][()] == b"running"
 
 
 def test_ctrl_c_aborts_at_checkpoint_shuts_down_and_exits_nonzero(runs):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from labctl.results import list_entries, open_run
-from labctl.store import Array, Axis, Column, RunWriter
+from labctl.store import Array, Axis, Column, RunWriter, clear_open_flags, lookup3
 
 COLUMNS = [Column("voltage", "V", "Source voltage", axis=True), Column("current", "A", "Current")]
 SPECTRUM = Array(
@@ -164,6 +164,14 @@ def test_sigkilled_writer_leaves_readable_file(tmp_path):
         np.testing.assert_array_equal(run["x"].values, np.arange(37))
         np.testing.assert_array_equal(run["y"].values, 2 * np.arange(37))
         assert run.data("trace").signal.values[:, 0].tolist() == [0, 10, 20, 30]
+
+
+def test_lookup3_matches_the_checksum_hdf5_wrote(tmp_path):
+    with h5py.File(tmp_path / "x.h5", "w", libver=("v110", "v110")) as f:
+        f["x"] = 1
+    block = (tmp_path / "x.h5").read_bytes()[:48]  # superblock v3 with 8-byte addresses
+    assert block[8] == 3 and lookup3(block[:44]) == int.from_bytes(block[44:], "little")
+    assert not clear_open_flags(tmp_path / "x.h5")  # closed cleanly: nothing to clear
 
 
 def test_live_reader_follows_streaming_writer(tmp_path):
