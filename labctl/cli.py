@@ -45,7 +45,7 @@ class Progress:
 
     def update(self, percent: float, force: bool = False) -> None:
         now = time.monotonic()
-        if not self.enabled or (now - self._last < 0.1 and not force):
+        if not self.enabled or (now - self._last < 0.1 and not force and percent < 100):
             return
         self._last = now
         elapsed = now - self.t0
@@ -163,6 +163,8 @@ def cmd_run(args) -> int:
     except OSError as exc:
         raise UsageError(f"cannot create {out}: {exc}") from None
     progress.points = lambda: runner.writer.n_points
+    if not args.quiet:
+        print(f"{cls.NAME} on station {station.name} -> {out}", file=sys.stderr)
 
     def on_signal(signum, frame):
         if runner.phase in ("shutdown", "finishing", "done"):
@@ -375,6 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"labctl: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except KeyboardInterrupt:  # before a run started (or a second Ctrl-C): nothing to abort
+        print("labctl: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `labctl show FILE | head`: the reader left; not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's final flush
         return 0

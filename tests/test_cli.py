@@ -109,6 +109,21 @@ def test_failed_run_exits_1_with_message_and_file(in_tmp, capsys):
     assert "LimitError" in capsys.readouterr().out
 
 
+def test_progress_line_shows_percent_points_and_eta():
+    import io
+
+    from labctl.cli import Progress
+
+    stream = io.StringIO()
+    bar = Progress("demo_iv", stream=stream, enabled=True)
+    bar.points = lambda: 21
+    bar.t0 -= 10.0  # as if started 10 s ago
+    bar.update(50.0, force=True)
+    line = stream.getvalue()
+    assert " 50.0%" in line and "21 pts" in line and "elapsed 0:00:10" in line
+    assert "eta 0:00:10" in line  # half done in 10 s: 10 s to go
+
+
 # -- real `labctl run` processes ---------------------------------------------------------------------
 HOLDING_PROTOCOL = textwrap.dedent(
     """
