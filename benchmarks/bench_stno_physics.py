@@ -9,11 +9,11 @@ import time
 
 import numpy as np
 
+from labctl.protocols.stno_spectra import peak
 from labctl.sim_backends.physics.spectrum import (
     AnalyzerSettings,
     analyzer_trace,
     max_sample_interval,
-    peak,
     window_duration,
 )
 from labctl.sim_backends.physics.stno import (

@@ -4,11 +4,10 @@ thermal linewidth, reproducibility, and the spectrum analyzer's view of it."""
 import numpy as np
 import pytest
 
+from labctl.protocols.stno_spectra import count_peaks, peak
 from labctl.sim_backends.physics.spectrum import (
     AnalyzerSettings,
     analyzer_trace,
-    count_peaks,
-    peak,
     to_dbm,
     window_duration,
 )

@@ -101,34 +101,3 @@ def analyzer_trace(envelope: np.ndarray, dt: float, f_ref: float, settings: Anal
     floor = settings.noise_floor_w * rng.gamma(settings.averages, 1.0 / settings.averages,
                                                settings.points)
     return to_dbm(signal_power(envelope, dt, f_ref, settings) + floor)
-
-
-def peak(frequencies: np.ndarray, trace_dbm: np.ndarray) -> tuple[float, float, float]:
-    """(frequency Hz, power dBm, -3 dB full width Hz) of the highest peak, parabolic interpolation."""
-    trace = np.asarray(trace_dbm, float)
-    i = int(np.argmax(trace))
-    f = frequencies[i]
-    if 0 < i < len(trace) - 1:
-        y0, y1, y2 = trace[i - 1:i + 2]
-        den = y0 - 2 * y1 + y2
-        if den < 0:
-            f += 0.5 * (y0 - y2) / den * (frequencies[1] - frequencies[0])
-    lin = 10 ** ((trace - trace[i]) / 10)
-    above = lin >= 0.5
-    lo = i
-    while lo > 0 and above[lo - 1]:
-        lo -= 1
-    hi = i
-    while hi < len(trace) - 1 and above[hi + 1]:
-        hi += 1
-    width = frequencies[hi] - frequencies[lo] + (frequencies[1] - frequencies[0])
-    return float(f), float(trace[i]), float(width)
-
-
-def count_peaks(trace_dbm: np.ndarray, within_db: float = 10.0, prominence_db: float = 10.0) -> int:
-    """Number of separate peaks reaching within `within_db` of the highest one (and `prominence_db`
-    above the trace's median, the floor): one for a synchronized pair, two for free-running ones."""
-    trace = np.asarray(trace_dbm, float)
-    level = max(trace.max() - within_db, np.median(trace) + prominence_db)
-    above = trace > level
-    return int(np.count_nonzero(np.diff(above.astype(int)) == 1) + (1 if above[0] else 0))

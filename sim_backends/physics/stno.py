@@ -165,7 +165,10 @@ class SeriesCircuit:
     """Oscillators in series with the analyzer's load; their microwave currents couple them."""
 
     load_resistance: float = 50.0
-    coupling_phase: float = -np.pi / 2  # beta: phase of the rf-current torque relative to c
+    series_resistance: float = 0.0  # other resistance in the loop (idle pillars, lines)
+    # beta: phase of the rf-current torque relative to c. With +pi/2 the synchronized pair oscillates
+    # in phase and its emitted power adds up, as measured on synchronization (Lebrun 2017, Romera 2018)
+    coupling_phase: float = np.pi / 2
     coupled: bool = True
 
 
@@ -274,7 +277,7 @@ def operating_point(devices: VortexMTJ, current, field, circuit: SeriesCircuit =
     thermal = K_B * devices.temperature / e0
     gain = current * devices.tmr * devices.resistance_parallel * devices.core_magnetization / 2
     r_loop = (np.sum(np.broadcast_to(devices.mean_resistance(), current.shape), axis=-1, keepdims=True)
-              + circuit.load_resistance)
+              + circuit.load_resistance + circuit.series_resistance)
     drive = -0.25j * GAMMA * devices.core_magnetization * np.ones_like(current)
     eta = 0.5 * torque * np.sqrt(1 - p_z**2) * circuit.coupled
     coupling = np.exp(1j * circuit.coupling_phase) * eta / r_loop

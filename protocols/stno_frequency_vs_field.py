@@ -1,0 +1,43 @@
+"""STNO frequency, power and linewidth versus out-of-plane field at a fixed dc current.
+
+The field stiffens the vortex gyrotropic mode, so the frequency rises with it; it also tilts the
+polarizer out of plane, which is what lets the spin torque sustain the oscillation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labctl.protocol import Column, FloatParameter, IntegerParameter, Role
+from labctl.protocols.stno_base import PEAK_COLUMNS, STNOSpectra
+from labctl.protocols.stno_plots import spectra_figure
+
+
+class FrequencyVsField(STNOSpectra):
+    """STNO spectra versus out-of-plane field."""
+
+    NAME = "stno_frequency_vs_field"
+    SWEEP = Column("field", "T", "Measured field")
+    COLUMNS = (Column("field", "T", "Measured field", axis=True),
+               Column("field_setpoint", "T", "Field setpoint")) + PEAK_COLUMNS
+
+    smu1 = Role("source-measure unit biasing the oscillator")
+
+    current = FloatParameter("DC current", units="A", default=7e-3, minimum=-0.1, maximum=0.1)
+    field_start = FloatParameter("Start field", units="T", default=0.3, minimum=-0.6, maximum=0.6)
+    field_stop = FloatParameter("Stop field", units="T", default=0.55, minimum=-0.6, maximum=0.6)
+    steps = IntegerParameter("Field steps", default=11, minimum=2, maximum=1000)
+
+    def sweep(self):
+        self.smu1.source_current = self.current
+        for k, b in enumerate(np.linspace(self.field_start, self.field_stop, self.steps)):
+            measured = self.go_to_field(b)
+            self.wait(self.settle)
+            f, p, w = self.measure_spectrum(field=measured)
+            self.emit_point(field=measured, field_setpoint=b, peak_frequency=f, peak_power=p,
+                            linewidth=w)
+            self.progress(k + 1, self.steps)
+
+    @classmethod
+    def figure(cls, run):
+        return spectra_figure(run, "field", 1e3, "Out-of-plane field (mT)")

@@ -1,0 +1,204 @@
+"""Electromagnet on the STNO probe: a Kepco BOP 36-12 supply driving the coil, a Lake Shore 421 reading it.
+
+Physics: the coil is an inductor L (with winding resistance R). A bipolar supply in current mode moves its
+output current toward the setpoint only as fast as its voltage limit allows, dI/dt = (V_lim - I R) / L, so
+a field change takes bench time; the field at the sample is B = k I (+ the gaussmeter's probe offset and
+noise when read). The emulators speak the SCPI of the stock pymeasure ``KepcoBOP3612`` driver (BOP
+operator manual, SCPI section: ``FUNC:MODE``, ``CURR``, ``VOLT``, ``OUTP``, ``MEAS:CURR?``/``MEAS:VOLT?``)
+and the command set of ``LakeShore421`` (model 421 manual, ch. 6: ``FIELD?``, ``FIELDM?``, ``UNIT``, ...).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labctl.sim_backends.bench import Bench
+from labctl.sim_backends.scpi import Bool, Choice, Float, Int, ScpiEmulator, ScpiError, Setting, command
+
+I_MAX, V_MAX = 12.0, 36.0  # BOP 36-12
+
+
+class Electromagnet:
+    """Coil current ramping at the supply's voltage-limited slew rate, in bench time."""
+
+    def __init__(self, clock, field_per_amp: float = 0.05, inductance: float = 0.5,
+                 resistance: float = 0.2, remanence: float = 0.0):
+        self.clock = clock
+        self.field_per_amp = field_per_amp  # T/A at the sample
+        self.inductance = inductance  # H
+        self.resistance = resistance  # ohm
+        self.remanence = remanence  # T
+        self._t, self._i, self._target, self._v_limit = clock.now(), 0.0, 0.0, 0.0
+
+    def _advance(self) -> None:
+        now = self.clock.now()
+        dt = now - self._t
+        if dt > 0 and self._i != self._target:
+            # worst-case slew over the move: the voltage left after the resistive drop at the end point
+            v_free = max(self._v_limit - abs(self._target) * self.resistance, 0.0)
+            step = v_free / self.inductance * dt
+            delta = self._target - self._i
+            self._i = self._target if abs(delta) <= step else self._i + np.copysign(step, delta)
+        self._t = now
+
+    def command(self, target: float, v_limit: float) -> None:
+        """New current setpoint (A) and compliance voltage (V) from the supply."""
+        self._advance()
+        self._target, self._v_limit = float(target), abs(float(v_limit))
+
+    def current(self) -> float:
+        self._advance()
+        return self._i
+
+    def voltage(self) -> float:
+        """Terminal voltage: resistive drop plus L dI/dt while ramping."""
+        i = self.current()
+        ramping = self._i != self._target
+        return i * self.resistance + (np.copysign(self._v_limit - abs(self._target) * self.resistance,
+                                                  self._target - i) if ramping else 0.0)
+
+    def ramp_rate(self) -> float:
+        """Slew rate (A/s) the current compliance voltage allows."""
+        return max(self._v_limit - abs(self._target) * self.resistance, 0.0) / self.inductance
+
+    def field(self) -> float:
+        """Out-of-plane field at the sample, T."""
+        return self.remanence + self.field_per_amp * self.current()
+
+
+class KepcoBOP(ScpiEmulator):
+    """Kepco BOP 36-12 bipolar supply on the bench's electromagnet (``bench.magnet``)."""
+
+    idn = "KEPCO,BOP 36-12,E123456,3.06"
+    command_time = 2e-3
+
+    output_enabled = Setting(":OUTPut[:STATe]", Bool(), False, on_change="_update")
+    current_setpoint = Setting("[:SOURce]:CURRent[:LEVel][:IMMediate][:AMPLitude]",
+                               Float(-I_MAX, I_MAX, "A"), 0.0, on_change="_update")
+    voltage_setpoint = Setting("[:SOURce]:VOLTage[:LEVel][:IMMediate][:AMPLitude]",
+                               Float(-V_MAX, V_MAX, "V"), 0.0, on_change="_update")
+
+    def __init__(self, bench: Bench, name: str = ""):
+        self.magnet: Electromagnet = bench.magnet
+        super().__init__(bench, name)
+
+    def reset(self) -> None:
+        super().reset()
+        self.mode = "VOLT"
+        self._update(None)
+
+    def _update(self, _value) -> None:
+        if not self.output_enabled:
+            self.magnet.command(0.0, V_MAX)  # output off: the coil discharges through the output stage
+        elif self.mode == "CURR":
+            self.magnet.command(self.current_setpoint, self.voltage_setpoint)
+        else:  # voltage mode into an inductor: steady current V / R, limited by the current setpoint
+            i = np.clip(self.voltage_setpoint / self.magnet.resistance, -abs(self.current_setpoint),
+                        abs(self.current_setpoint))
+            self.magnet.command(i, self.voltage_setpoint)
+        self.busy_until = self.clock.now() + (abs(self.magnet._target - self.magnet.current())
+                                              / max(self.magnet.ramp_rate(), 1e-12))
+
+    @command(":FUNCtion:MODE")
+    def set_mode(self, mode):
+        self.mode = Choice("VOLTage", "CURRent").parse(mode)
+        self._update(None)
+
+    @command(":FUNCtion:MODE?")
+    def get_mode(self):
+        return 1 if self.mode == "CURR" else 0  # the BOP answers 0 (VOLT) or 1 (CURR)
+
+    @command(":MEASure[:SCALar]:CURRent[:DC]?")
+    def measure_current(self):
+        return f"{self.magnet.current():.5E}"
+
+    @command(":MEASure[:SCALar]:VOLTage[:DC]?")
+    def measure_voltage(self):
+        return f"{self.magnet.voltage():.5E}"
+
+    @command(":SYSTem:BEEP", ":SYSTem:REMote")
+    def accepted(self, *_):
+        """Front-panel housekeeping."""
+
+    @command(":DIAGnostic:TST?")
+    def diagnostic(self):
+        return 0
+
+
+class LakeShore421Meter(ScpiEmulator):
+    """Lake Shore 421 gaussmeter with its Hall probe at the sample (reads ``bench.magnet``)."""
+
+    idn = "LSCI,MODEL421,0,010516"
+    command_time = 5e-3
+    RANGES_G = (30e3, 3e3, 300.0, 30.0)
+
+    unit = Setting("UNIT", Choice("G", "T"), "G")
+    range_index = Setting("RANGE", Int(0, 3), 0)
+    auto_range = Setting("AUTO", Int(0, 1), 0)
+    fast_mode = Setting("FAST", Int(0, 1), 0)
+    field_mode = Setting("ACDC", Int(0, 1), 0)
+    display_filter = Setting("FILT", Int(0, 1), 0)
+    front_panel_locked = Setting("LOCK", Int(0, 1), 0)
+    brightness = Setting("BRIGT", Int(0, 7), 4)
+    max_hold = Setting("MAX", Int(0, 1), 0)
+
+    def __init__(self, bench: Bench, name: str = "", probe_offset_gauss: float = 0.3,
+                 noise_gauss: float = 0.05):
+        self.magnet: Electromagnet = bench.magnet
+        self.rng = bench.rng
+        self.offset = probe_offset_gauss
+        self.noise = noise_gauss
+        super().__init__(bench, name)
+
+    def reset(self) -> None:
+        super().reset()
+        self.max_gauss = 0.0
+
+    def _gauss(self) -> float:
+        if self.auto_range:
+            fitting = [i for i, r in enumerate(self.RANGES_G) if abs(self.magnet.field()) * 1e4 < r]
+            self.settings["range_index"] = fitting[-1] if fitting else 0
+        g = self.magnet.field() * 1e4 + self.offset + self.noise * self.rng.standard_normal()
+        self.max_gauss = max(self.max_gauss, abs(g))
+        return g
+
+    def _reading(self, gauss: float) -> tuple[float, str]:
+        if abs(gauss) > self.RANGES_G[self.range_index]:
+            return float("nan"), ""
+        value = gauss if self.unit == "G" else gauss * 1e-4
+        # multiplier letters as the stock driver maps them ("n" stands for 1e-6 there)
+        for mult, name in ((1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "n")):
+            if abs(value) >= mult or mult == 1e-6:
+                return value / mult, name
+        return value, ""
+
+    @command("FIELD?")
+    def field(self):
+        raw, _ = self._reading(self._gauss())
+        return "OL" if np.isnan(raw) else f"{raw:.4f}"
+
+    @command("FIELDM?")
+    def field_multiplier(self):
+        return self._reading(self.magnet.field() * 1e4 + self.offset)[1]
+
+    @command("MAXR?")
+    def max_reading(self):
+        return f"{self._reading(self.max_gauss)[0]:.4f}"
+
+    @command("MAXC")
+    def max_clear(self):
+        self.max_gauss = 0.0
+
+    @command("TYPE?")
+    def probe_type(self):
+        return 0
+
+    @command("SNUM?")
+    def serial_number(self):
+        return "H12345"
+
+    @command("ZCAL", "ZPRB")
+    def zero_probe(self):
+        if abs(self.magnet.field()) > 1e-3:
+            raise ScpiError(-221, "zero the probe in a zero-gauss chamber")
+        self.offset = 0.0

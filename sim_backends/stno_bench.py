@@ -1,0 +1,147 @@
+"""The STNO probe station: a chip of vortex oscillators in series, each biased by its own source-measure
+unit, under an electromagnet, below a strip line fed by rf generators, read by a spectrum analyzer.
+
+Everything the instruments see comes from one world: the analyzer's trace integrates the oscillators
+(`labctl.sim_backends.physics.stno`) at the currents the SMUs source, the field the magnet has reached by
+now on the bench clock, and the tones the generators send down the strip line; the state of the
+oscillators carries from one trace to the next (a new trace first lets them relax to the new settings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from labctl.sim_backends.bench import Bench, TwoTerminalDevice
+from labctl.sim_backends.keithley2400 import Keithley2400
+from labctl.sim_backends.magnet import Electromagnet
+from labctl.sim_backends.physics.spectrum import (
+    AnalyzerSettings,
+    analyzer_trace,
+    max_sample_interval,
+    to_dbm,
+    window_duration,
+)
+from labctl.sim_backends.physics.stno import (
+    Drive,
+    OscillatorState,
+    SeriesCircuit,
+    StripLine,
+    VortexMTJ,
+    fabricate_chip,
+    operating_point,
+    simulate,
+    stable_step,
+)
+
+MIN_RELAX, MAX_RELAX = 0.2e-6, 1.0e-6  # s of oscillator dynamics simulated before each trace
+
+
+class Pillar(TwoTerminalDevice):
+    """One oscillator between its SMU's terminals: an ohmic pillar whose current drives the physics."""
+
+    def __init__(self, bench: STNOBench, index: int):
+        self.bench, self.index = bench, index
+
+    @property
+    def resistance(self) -> float:
+        return float(self.bench.chip.mean_resistance()[self.index])
+
+    def current(self, v):
+        return v / self.resistance
+
+    def apply(self, source, level, compliance, duration):
+        r = self.resistance
+        if source == "CURR":
+            v = float(np.clip(level * r, -compliance, compliance))
+            i = v / r
+        else:
+            i = float(np.clip(level / r, -compliance, compliance))
+            v = i * r
+        self.bench.currents[self.index] = i
+        return v, i
+
+    def release(self):
+        self.bench.currents[self.index] = 0.0
+
+
+class PillarSourceMeter(Keithley2400):
+    """The lead's Keithley 2400 emulator; its source level reaches the pillar as soon as it is set
+    (with the output on), not only when a reading is taken: an oscillator feels its bias at once."""
+
+    def process(self, message: bytes):
+        response = super().process(message)
+        with self.bench.lock:
+            if self.dut is not None:
+                if self.output:
+                    src = self.source_function
+                    level = self.source_current if src == "CURR" else self.source_voltage
+                    limit = abs(self.compliance_voltage if src == "CURR" else self.compliance_current)
+                    self.dut.apply(src, level, limit, 0.0)
+                else:
+                    self.dut.release()
+        return response
+
+
+class STNOBench(Bench):
+    """Chip of `n_oscillators` vortex MTJs (seeded variability), magnet, strip line, 50 ohm analyzer."""
+
+    def __init__(self, seed: int = 0, n_oscillators: int = 4, temperature: float = 300.0,
+                 field_per_amp: float = 0.05, magnet_inductance: float = 0.5,
+                 magnet_resistance: float = 0.2, strip_width: float = 10e-6,
+                 load_resistance: float = 50.0, realizations: int = 4, danl_dbm_per_hz: float = -150.0):
+        super().__init__(seed)
+        self.chip = fabricate_chip(int(n_oscillators), seed=self.seed,
+                                   nominal=VortexMTJ(temperature=float(temperature)))
+        self.currents = np.zeros(int(n_oscillators))
+        self.magnet = Electromagnet(self.clock, field_per_amp, magnet_inductance, magnet_resistance)
+        self.strip_line = StripLine(width=strip_width)
+        self.load_resistance = load_resistance
+        self.realizations = int(realizations)
+        self.danl = danl_dbm_per_hz
+        self.generators = []  # rf generator emulators register here
+        self._memory: tuple | None = None  # (active set, realizations, c)
+        for k in range(int(n_oscillators)):
+            setattr(self, f"pillar{k + 1}", Pillar(self, k))
+
+    def snapshot(self) -> dict:
+        return {**super().snapshot(), "n_oscillators": len(self.currents),
+                "radius": self.chip.radius.tolist(), "temperature": float(self.chip.temperature[0]),
+                "field_per_amp": self.magnet.field_per_amp}
+
+    def drive(self, rows: int) -> Drive | None:
+        tones = [t for t in (g.tone() for g in self.generators) if t is not None]
+        if not tones:
+            return None
+        f = np.array([t[0] for t in tones])
+        b = self.strip_line.field(np.array([t[1] for t in tones]))
+        return Drive(np.broadcast_to(f, (rows, len(f))), np.broadcast_to(b, (rows, len(b))))
+
+    def spectrum(self, settings: AnalyzerSettings) -> np.ndarray:
+        """One displayed trace (dBm) for the analyzer's settings, from the oscillators' dynamics now."""
+        settings = replace(settings, danl_dbm_per_hz=self.danl, impedance=self.load_resistance)
+        active = np.flatnonzero(self.currents != 0)
+        if active.size == 0:  # nothing biased: no emission, the analyzer shows its own noise
+            floor = settings.noise_floor_w * self.rng.gamma(settings.averages, 1 / settings.averages,
+                                                            settings.points)
+            return to_dbm(floor)
+        rows = min(self.realizations * settings.averages, 64)
+        devices = VortexMTJ(**{k: np.asarray(v)[active] for k, v in vars(self.chip).items()})
+        idle = float(np.sum(np.delete(self.chip.mean_resistance(), active)))
+        circuit = SeriesCircuit(load_resistance=self.load_resistance, series_resistance=idle)
+        currents = np.broadcast_to(self.currents[active], (rows, active.size))
+        field = self.magnet.field()
+        f_ref = 0.5 * (settings.start + settings.stop)
+        op = operating_point(devices, currents, field, circuit)
+        dt = min(stable_step(op), max_sample_interval(settings, f_ref))
+        now = self.clock.now()
+        state, relax = None, MAX_RELAX
+        if self._memory is not None and self._memory[0] == tuple(active) and self._memory[1] == rows:
+            state = OscillatorState(now, self._memory[2])
+            relax = float(np.clip(now - self._memory[3], MIN_RELAX, MAX_RELAX))
+        run = simulate(devices, currents, field, relax + window_duration(settings.rbw), rng=self.rng,
+                       dt=dt, drive=self.drive(rows), circuit=circuit, state=state, f_ref=f_ref)
+        self._memory = (tuple(active), rows, run.state.c, now)
+        envelope = run.load_voltage()[int(round(relax / dt)):]
+        return analyzer_trace(envelope, dt, f_ref, settings, self.rng)
