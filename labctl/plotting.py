@@ -9,6 +9,8 @@ import numpy as np
 from labctl.results import Data, Field, Run
 
 MAX_MAPS = 4
+MAX_LINES = 8
+MAX_TITLE = 70
 
 
 def _x(axis: Field | None, n: int) -> tuple[np.ndarray, str]:
@@ -38,12 +40,16 @@ def plot_data(data: Data, title: str = ""):
             ax.set_ylabel(s.label)
             ax.grid(True, alpha=0.3)
         axs[-1, 0].set_xlabel(xlabel)
-    elif vals.ndim == 2 and vals.shape[0] == 1:
+    elif vals.ndim == 2 and vals.shape[0] <= MAX_LINES:  # a few traces: overlay them
         fig, ax = plt.subplots(layout="constrained")
         x, xlabel = _x(data.axes[1], vals.shape[1])
-        ax.plot(x, vals[0])
+        index = data.axes[0]
+        for k, row in enumerate(vals):
+            label = f"{index.name} = {index.values[k]:.4g} {index.units}" if index else f"#{k}"
+            ax.plot(x, row, label=label.rstrip())
         ax.set(xlabel=xlabel, ylabel=sig.label)
         ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
     elif vals.ndim == 2:
         fig, ax = plt.subplots(layout="constrained")
         y, ylabel = _x(data.axes[0], vals.shape[0])
@@ -63,11 +69,16 @@ def plot_data(data: Data, title: str = ""):
         for ax, k in zip(axs[0], picks, strict=False):
             im = ax.imshow(vals[k].reshape(vals.shape[1], -1), origin="lower")
             ax.set_title(f"record {k + 1}/{n}", fontsize=9)
+            if vals.ndim == 3:
+                ax.set_xlabel(_x(data.axes[2], vals.shape[2])[1])
+        if vals.ndim == 3:
+            axs[0, 0].set_ylabel(_x(data.axes[1], vals.shape[1])[1])
         if picks:
             fig.colorbar(im, ax=axs[0].tolist(), label=sig.label)
         else:
             axs[0, 0].text(0.5, 0.5, "no records", ha="center")
-    fig.suptitle(title or data.name)
+    title = title or data.name
+    fig.suptitle(title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 3] + "...")
     return fig
 
 
@@ -77,7 +88,7 @@ def run_figures(run: Run, protocol_cls=None) -> dict[str, object]:
         fig = protocol_cls.figure(run)
         if fig is not None:
             return {"figure": fig}
-    return {name: plot_data(run.data(name), f"{run.title}: {name} ({run.status})")
+    return {name: plot_data(run.data(name), f"{name} ({run.status}): {run.title}")
             for name in run.data_names}
 
 

@@ -227,3 +227,16 @@ SCRIPT = shutil.which("labctl", path=str(Path(sys.executable).parent))
 def test_console_script_entry_point():
     res = subprocess.run([SCRIPT, "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "run" in res.stdout and "bench" in res.stdout
+
+
+def test_plot_without_protocol_draws_every_nxdata_including_map_stacks(in_tmp, capsys):
+    from labctl.store import Array, Axis, RunWriter
+
+    maps = Array("bit_map", (32, 32), "", "Read bits", axes=(Axis("row"), Axis("col")), dtype="i1")
+    w = RunWriter(in_tmp / "maps.h5", arrays=[maps], title="32x32 maps")
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        w.append_array("bit_map", rng.integers(0, 2, (32, 32)))
+    w.finish("completed")
+    assert main(["plot", "maps.h5"]) == 0
+    assert capsys.readouterr().out.split() == [str(in_tmp / "maps_entry_bit_map.png")]

@@ -236,3 +236,51 @@ def test_pymeasure_worker_runs_a_protocol_and_records_its_points(tmp_path):
     rows = (tmp_path / "sweep.csv").read_text().splitlines()
     assert rows[-4:] == ["voltage (V),current (A)", "0.0,0.0", "1.0,0.001", "2.0,0.002"]
     assert proto.now() == pytest.approx(0.3)
+
+
+class Traces(Protocol):
+    """I-V traces as array records, one per compliance (arrays through the runner)."""
+
+    COLUMNS = (Column("compliance", "A", "Compliance current", axis=True),
+               Column("i_max", "A", "Largest current"))
+    ARRAYS = (Array("iv", (5,), "A", "Current", axes=(Axis("voltage", "V", "Source voltage"),),
+                    index=(Column("compliance", "A", "Compliance current"),)),)
+    smu = Role("smu")
+    voltages = np.linspace(0.0, 0.8, 5)
+
+    def startup(self):
+        self.smu.source_mode = "voltage"
+        self.smu.enable_source()
+
+    def execute(self):
+        self.set_axis("iv", "voltage", self.voltages)
+        for limit in (1e-4, 1e-3, 1e-2):
+            self.smu.compliance_current = limit
+            trace = []
+            for v in self.voltages:
+                self.smu.source_voltage = v
+                trace.append(self.smu.current)
+            self.emit_array("iv", trace, compliance=limit)
+            self.emit_point(compliance=limit, i_max=max(trace))
+
+    def shutdown(self):
+        self.smu.source_voltage = 0.0
+        self.smu.disable_source()
+
+
+def test_arrays_stream_through_the_runner_and_plot_generically(tmp_path):
+    from labctl.plotting import save_figures
+
+    _, result = _run(tmp_path, Traces())
+    assert result.status == "completed", result.message
+    with open_run(tmp_path / "run.h5") as run:
+        iv = run.data("iv")
+        assert iv.signal.values.shape == (3, 5) and iv.signal.units == "A"
+        assert [a.name for a in iv.axes] == ["compliance", "voltage"]
+        np.testing.assert_allclose(iv.axes[1].values, Traces.voltages)
+        np.testing.assert_allclose(iv.axes[0].values, [1e-4, 1e-3, 1e-2])
+        # the diode's current at 0.8 V is clamped by each compliance in turn
+        np.testing.assert_allclose(iv.signal.values[:, -1], [1e-4, 1e-3, 1e-2], rtol=1e-3)
+        assert run.data_names == ["data", "iv"]
+        pngs = save_figures(run, tmp_path / "figs")  # no protocol figure: one per NXdata
+    assert sorted(p.name for p in pngs) == ["run_entry_data.png", "run_entry_iv.png"]
