@@ -179,7 +179,9 @@ class Run:
         return {k: self._field(v) for k, v in g.items() if isinstance(v, h5py.Dataset)}
 
     def parameter_values(self) -> dict[str, Any]:
-        return {k: _text(f.values[()]) for k, f in self.parameters.items()}
+        """Parameter values as plain Python (numbers, strings, bools, lists)."""
+        return {k: f.values.item() if f.values.ndim == 0 else f.values.tolist()
+                for k, f in self.parameters.items()}
 
     def group(self, name: str) -> dict[str, Any]:
         """A metadata group as a nested dict (``instrument``, ``sample``, ``program``, ...)."""
@@ -209,8 +211,9 @@ class Run:
     def _field(self, ds: h5py.Dataset) -> Field:
         if self.file.swmr_mode:
             ds.refresh()
-        values = ds[()]
-        values = _text(values) if values.dtype.kind in "OS" else values
+        raw = ds[()]
+        text = isinstance(raw, bytes) or (isinstance(raw, np.ndarray) and raw.dtype.kind in "OS")
+        values = np.asarray(_text(raw) if text else raw)
         return Field(ds.name.rsplit("/", 1)[-1], values, _attr(ds, "units", ""),
                      _attr(ds, "long_name", ""))
 

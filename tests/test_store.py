@@ -166,6 +166,21 @@ def test_sigkilled_writer_leaves_readable_file(tmp_path):
         assert run.data("trace").signal.values[:, 0].tolist() == [0, 10, 20, 30]
 
 
+def test_parameters_of_every_kind_read_back(tmp_path):
+    w = RunWriter(tmp_path / "p.h5", COLUMNS)
+    w.write_metadata(parameters={
+        "mode": {"value": "fast", "long_name": "Mode"},
+        "verify": {"value": True},
+        "levels": {"value": [0.5, 1.0], "units": "V"},
+        "unset": {"value": None},
+    })
+    w.finish("completed")
+    with open_run(tmp_path / "p.h5") as run:
+        values = run.parameter_values()
+        assert values["mode"] == "fast" and values["verify"] is True and "unset" not in values
+        assert values["levels"] == [0.5, 1.0] and run.parameters["levels"].units == "V"
+
+
 def test_lookup3_matches_the_checksum_hdf5_wrote(tmp_path):
     with h5py.File(tmp_path / "x.h5", "w", libver=("v110", "v110")) as f:
         f["x"] = 1
