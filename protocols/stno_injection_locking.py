@@ -34,6 +34,7 @@ class InjectionLocking(STNOSpectra):
     rf_a = Role("microwave generator feeding the strip line")
 
     current = FloatParameter("DC current", units="A", default=7e-3, minimum=-0.1, maximum=0.1)
+    rbw = FloatParameter("Resolution bandwidth", units="Hz", default=300e3, minimum=1e3, maximum=5e6)
     span = FloatParameter("Analyzer span around the free-running frequency", units="Hz", default=20e6,
                           minimum=1e5, maximum=1e9)
     detuning = FloatParameter("RF detuning range (+-)", units="Hz", default=8e6, minimum=1e4,
@@ -42,7 +43,7 @@ class InjectionLocking(STNOSpectra):
     p_start = FloatParameter("Lowest rf power", units="dBm", default=-25.0, minimum=-135, maximum=25)
     p_stop = FloatParameter("Highest rf power", units="dBm", default=-10.0, minimum=-135, maximum=25)
     p_steps = IntegerParameter("RF power steps", default=4, minimum=1, maximum=101)
-    lock_tolerance = FloatParameter("Locked when |f_peak - f_rf| below", units="Hz", default=50e3,
+    lock_tolerance = FloatParameter("Locked when |f_peak - f_rf| below", units="Hz", default=100e3,
                                     minimum=1.0, maximum=1e8)
 
     def sweep(self):

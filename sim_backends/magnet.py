@@ -34,7 +34,8 @@ class Electromagnet:
         now = self.clock.now()
         dt = now - self._t
         if dt > 0 and self._i != self._target:
-            # worst-case slew over the move: the voltage left after the resistive drop at the end point
+            # constant slew, the slowest of the move: the voltage left after the resistive drop at the
+            # end point goes into L dI/dt
             v_free = max(self._v_limit - abs(self._target) * self.resistance, 0.0)
             step = v_free / self.inductance * dt
             delta = self._target - self._i
@@ -51,11 +52,11 @@ class Electromagnet:
         return self._i
 
     def voltage(self) -> float:
-        """Terminal voltage: resistive drop plus L dI/dt while ramping."""
+        """Terminal voltage: the supply sits at its voltage limit while ramping, else I R."""
         i = self.current()
-        ramping = self._i != self._target
-        return i * self.resistance + (np.copysign(self._v_limit - abs(self._target) * self.resistance,
-                                                  self._target - i) if ramping else 0.0)
+        if i != self._target:
+            return float(np.copysign(self._v_limit, self._target - i))
+        return i * self.resistance
 
     def ramp_rate(self) -> float:
         """Slew rate (A/s) the current compliance voltage allows."""

@@ -41,11 +41,7 @@ class ESASpectrumAnalyzer(ScpiEmulator):
     stop = Setting("[:SENSe]:FREQuency:STOP", Float(0, F_MAX, "HZ"), F_MAX, on_change="_stop_changed")
     step = Setting("[:SENSe]:FREQuency:CENTer:STEP[:INCRement]", Float(1, F_MAX, "HZ"), 1e6)
     points = Setting("[:SENSe]:SWEep:POINts", Int(101, 8192), 401)
-    sweep_time_manual = Setting("[:SENSe]:SWEep:TIME", Float(1e-3, 2000, "S"), 1e-2,
-                                on_change="_manual_sweep_time")
     sweep_time_auto = Setting("[:SENSe]:SWEep:TIME:AUTO", Bool(), True)
-    rbw_manual = Setting("[:SENSe]:BANDwidth[:RESolution]", Float(1e3, 5e6, "HZ"), 3e6,
-                         on_change="_manual_rbw")
     rbw_auto = Setting("[:SENSe]:BANDwidth[:RESolution]:AUTO", Bool(), True)
     vbw = Setting("[:SENSe]:BANDwidth:VIDeo", Float(30, 3e6, "HZ"), 3e6)
     averages = Setting("[:SENSe]:AVERage:COUNt", Int(1, 8192), 100)
@@ -60,6 +56,8 @@ class ESASpectrumAnalyzer(ScpiEmulator):
     def reset(self) -> None:
         super().reset()
         self.data_format = "ASC"
+        self.sweep_time_manual = 1e-2
+        self.rbw_manual = 3e6
 
     # -- frequency coupling: start/stop stored, center/span derived -----------------------------
     def _start_changed(self, value):
@@ -70,12 +68,16 @@ class ESASpectrumAnalyzer(ScpiEmulator):
         if value < self.start:
             self.settings["start"] = value
 
-    def _manual_sweep_time(self, _value):
+    @command("[:SENSe]:SWEep:TIME")
+    def set_sweep_time(self, value):
+        self.sweep_time_manual = Float(1e-3, 2000, "S").parse(value)
         self.settings["sweep_time_auto"] = False
 
-    def _manual_rbw(self, value):
+    @command("[:SENSe]:BANDwidth[:RESolution]")
+    def set_rbw(self, value):
+        value = Float(1e3, 5e6, "HZ").parse(value)
+        self.rbw_manual = float(RBW_STEPS[np.argmin(np.abs(np.log(RBW_STEPS / value)))])
         self.settings["rbw_auto"] = False
-        self.settings["rbw_manual"] = float(RBW_STEPS[np.argmin(np.abs(np.log(RBW_STEPS / value)))])
 
     @command("[:SENSe]:FREQuency:CENTer")
     def set_center(self, value):
