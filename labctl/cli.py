@@ -71,21 +71,23 @@ def cmd_list(args) -> int:
     from labctl.station import Station, StationError, shipped_stations
 
     print("protocols:")
-    for name, cls in protocols().items():
+    found = protocols()
+    width = max((len(n) for n in found), default=0)
+    for name, cls in found.items():
         roles = ", ".join(cls.roles())
-        print(f"  {name:<24} {cls.title()}  [station {cls.STATION or '-'}; roles {roles or '-'}]")
+        print(f"  {name:<{width}}  {cls.title()}  [station {cls.STATION or '-'}; roles {roles or '-'}]")
     for module, err in DISCOVERY_ERRORS.items():
         print(f"  ! {module} failed to import: {err}")
     print("stations:")
     for path in shipped_stations():
         try:
             st = Station.load(path)
-            print(f"  {st.name:<24} {st.description}  [roles {', '.join(st.roles)}]")
+            print(f"  {st.name:<{width}}  {st.description}  [roles {', '.join(st.roles)}]")
         except StationError as exc:
             print(f"  ! {path.name}: {exc}")
     print("benches:")
     for path in shipped_benches():
-        print(f"  {path.name}")
+        print(f"  {path.name}")  # details: labctl bench show NAME
     return 0
 
 
