@@ -2,8 +2,9 @@
 
 Oscillator A is held at a fixed current; the current of oscillator B is swept so that its free-running
 frequency crosses A's. The two spectral peaks approach, merge into one over the range where the
-microwave currents they send each other lock them, and separate again beyond it. With four roles bound
-(smu3, smu4 at their own currents) the others stay biased as set; leave their currents at 0 to idle them.
+microwave currents they send each other lock them, and separate again beyond it. Oscillators C and D
+(smu3, smu4) are biased at their own fixed currents for a four-oscillator network, or left unbiased
+(current 0, the default) for a pair.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from labctl.protocols.stno_spectra import separate_peaks
 
 
 class MutualSync(STNOSpectra):
-    """Mutual synchronization of two series-coupled STNOs."""
+    """Mutual synchronization of series-coupled STNOs (B swept across A; C, D optional)."""
 
     NAME = "stno_mutual_sync"
-    SMU_ROLES = ("smu1", "smu2")
+    SMU_ROLES = ("smu1", "smu2", "smu3", "smu4")
     SWEEP = Column("current_b", "A", "Current of oscillator B")
     COLUMNS = (Column("current_b", "A", "Current of oscillator B", axis=True),
                Column("n_peaks", "", "Separate spectral peaks"),
@@ -32,9 +33,15 @@ class MutualSync(STNOSpectra):
 
     smu1 = Role("source-measure unit biasing oscillator A")
     smu2 = Role("source-measure unit biasing oscillator B")
+    smu3 = Role("source-measure unit biasing oscillator C")
+    smu4 = Role("source-measure unit biasing oscillator D")
 
     current_a = FloatParameter("Current of oscillator A", units="A", default=7e-3, minimum=-0.1,
                                maximum=0.1)
+    current_c = FloatParameter("Current of oscillator C (0 = unbiased)", units="A", default=0.0,
+                               minimum=-0.1, maximum=0.1)
+    current_d = FloatParameter("Current of oscillator D (0 = unbiased)", units="A", default=0.0,
+                               minimum=-0.1, maximum=0.1)
     i_start = FloatParameter("Start current of B", units="A", default=5e-3, minimum=-0.1, maximum=0.1)
     i_stop = FloatParameter("Stop current of B", units="A", default=9.5e-3, minimum=-0.1, maximum=0.1)
     steps = IntegerParameter("Current steps", default=46, minimum=2, maximum=10_000)
@@ -44,6 +51,8 @@ class MutualSync(STNOSpectra):
     def sweep(self):
         self.go_to_field(self.field)
         self.smu1.source_current = self.current_a
+        self.smu3.source_current = self.current_c
+        self.smu4.source_current = self.current_d
         for k, i in enumerate(np.linspace(self.i_start, self.i_stop, self.steps)):
             self.smu2.source_current = i
             self.wait(self.settle)
