@@ -28,6 +28,7 @@ Protocols register themselves by ``NAME`` when their module is imported; every m
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import pkgutil
 import time
@@ -135,6 +136,8 @@ class Protocol(Procedure):
             **{c.name: c.name for c in cls.COLUMNS},
             **{lab: c.name for lab, c in zip(labels, cls.COLUMNS, strict=True)},
         }
+        if "shutdown" in cls.__dict__:
+            cls.shutdown = _shielded(cls.__dict__["shutdown"])
         if cls.__dict__.get("NAME"):
             _register(cls)
 
@@ -249,7 +252,12 @@ class Protocol(Procedure):
 
     # -- what protocols call -------------------------------------------------------------------
     def checkpoint(self) -> None:
-        """A place where pause holds and abort lands (raises :class:`RunAborted`)."""
+        """A place where pause holds and abort lands (raises :class:`RunAborted`).
+
+        Inert inside ``shutdown()``: an aborted run must still finish ramping fields down.
+        """
+        if self.__dict__.get("_shutting_down"):
+            return
         while self._paused() and not self.should_stop():
             time.sleep(0.05)  # a paused run waits for a person: wall time is right here
         if self.should_stop():
@@ -315,6 +323,21 @@ class Protocol(Procedure):
         return None
 
 
+def _shielded(shutdown):
+    """Wrap a ``shutdown`` so that checkpoints (and so waits) inside it never abort it."""
+
+    @functools.wraps(shutdown)
+    def wrapper(self, *args, **kwargs):
+        outer = self.__dict__.get("_shutting_down", False)
+        self._shutting_down = True
+        try:
+            return shutdown(self, *args, **kwargs)
+        finally:
+            self._shutting_down = outer
+
+    return wrapper
+
+
 def _describe(spec: Parameter, exc: Exception) -> str:
     lo, hi = getattr(spec, "minimum", None), getattr(spec, "maximum", None)
     units = getattr(spec, "units", None) or ""
@@ -334,6 +357,9 @@ def fmt_number(x: float) -> str:
 
 
 # -- registry -----------------------------------------------------------------------------------
+Protocol.shutdown = _shielded(Protocol.shutdown)
+
+
 def _register(cls: type[Protocol]) -> None:
     old = _REGISTRY.get(cls.NAME)
     if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):

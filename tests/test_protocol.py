@@ -90,6 +90,23 @@ def test_abort_lands_at_the_next_checkpoint():
     assert issubclass(RunAborted, KeyboardInterrupt)  # an `except Exception` cannot swallow it
 
 
+def test_shutdown_after_abort_still_waits_out_its_ramp():
+    class Ramping(Mapper):
+        def shutdown(self):
+            for _ in range(4):
+                self.wait(0.5)  # e.g. a magnet ramp awaited step by step
+            super().shutdown()
+
+    p = Ramping()
+    p.bind({"die": object()}, FakeClock(), emit=lambda t, r: None, should_stop=lambda: True)
+    with pytest.raises(RunAborted):
+        p.wait(1.0)
+    p.shutdown()  # no RunAborted: the ramp runs to its end on the run clock
+    assert p.now() == pytest.approx(2.0)
+    with pytest.raises(RunAborted):
+        p.checkpoint()  # outside shutdown, aborts land again
+
+
 def test_pause_holds_at_a_checkpoint_until_resumed():
     p, _ = _bound()
     answers = iter([True, False])
