@@ -35,7 +35,7 @@ from labctl.sim_backends.physics.stno import (
     stable_step,
 )
 
-MIN_RELAX, MAX_RELAX = 0.2e-6, 1.0e-6  # s of oscillator dynamics simulated before each trace
+MIN_RELAX, MAX_RELAX = 0.2e-6, 0.5e-6  # s of oscillator dynamics simulated before each trace
 
 
 class Pillar(TwoTerminalDevice):
