@@ -94,6 +94,15 @@ class AccessTransistor:
         vov = self.n_vt * np.logaddexp(0.0, (np.asarray(vgs, float) - self.vth - dvth) / self.n_vt)
         return self.k_sat * vov**self.alpha
 
+    def drain_voltage(self, i, vgs, dvth=0.0):
+        """Drain-source voltage that carries current ``i`` (A) at ``vgs``: the linear region
+        inverted, beyond saturation channel-length modulation (ignored below saturation)."""
+        vov = self.n_vt * np.logaddexp(0.0, (np.asarray(vgs, float) - self.vth - dvth) / self.n_vt)
+        ratio = np.abs(np.asarray(i, float)) / (self.k_sat * vov**self.alpha)
+        vdsat = self.k_vdsat * vov ** (0.5 * self.alpha)
+        return np.where(ratio < 1.0, vdsat * (1.0 - np.sqrt(np.maximum(1.0 - ratio, 0.0))),
+                        vdsat + (ratio - 1.0) / self.lam)
+
     def gate_for_current(self, i_c):
         """Gate voltage whose nominal saturation current is ``i_c`` (inverse of the above)."""
         vov = (np.asarray(i_c, float) / self.k_sat) ** (1.0 / self.alpha)
@@ -119,9 +128,9 @@ class Variability:
 class Forming:
     """Breakdown of the pristine oxide (E-model with Weibull statistics) and its leakage."""
 
-    v_bd: float = 3.3  # voltage at which the characteristic breakdown time is tau_bd (V)
+    v_bd: float = 3.5  # voltage at which the characteristic breakdown time is tau_bd (V)
     v_bd_d2d: float = 0.15  # sigma of v_bd across devices (V)
-    v_accel: float = 0.12  # voltage e-fold of the breakdown rate (V)
+    v_accel: float = 0.08  # voltage e-fold of the breakdown rate (V)
     tau_bd: float = 1e-6  # characteristic breakdown time at v_bd (s)
     weibull: float = 1.5  # Weibull slope of the time to breakdown
     i_leak: float = 2e-9  # pristine trap-assisted leakage prefactor (A)
@@ -276,7 +285,11 @@ class RRAMArray:
             hi = np.where(pos, c, hi)
             lo = np.where(pos, lo, c)
             c_new = c - h / (di_cell - di_s)
-            c = np.where((c_new > lo) & (c_new < hi), c_new, 0.5 * (lo + hi))
+            c_new = np.where((c_new > lo) & (c_new < hi), c_new, 0.5 * (lo + hi))
+            if np.all(np.abs(c_new - c) < 1e-10):
+                c = c_new
+                break
+            c = c_new
         return c, scale * np.sinh(c / vnl)
 
     def _table(self, a, ls_lo, ls_hi, vgs0, degen, i_cc):
@@ -312,15 +325,21 @@ class RRAMArray:
             c = c + dvth * np.interp(ls, grid, slope)
         return c, scale * np.sinh(c / self.gap_model.v_nl)
 
+    def _cells(self, a, scale, vgs0, degen, dvth, i_cc):
+        """(cell voltage, current) of formed cells: solved directly for a few, tabulated for many."""
+        if scale.size <= 256:
+            return self._solve(a, scale, self.gap_model.v_nl, vgs0, degen, dvth, i_cc, iters=12)
+        ls = np.log(scale)
+        return self._lookup(self._table(a, ls.min(), ls.max(), vgs0, degen, i_cc), scale, dvth)
+
     def _operating_point(self, idx, a, vgs0, degen, i_cc):
         """(cell voltage, current) of devices ``idx`` under a constant drive."""
         scale, vnl = self._conduction(idx)
         formed = self.formed[idx]
         c, i = np.zeros(idx.size), np.zeros(idx.size)
         if formed.any():
-            ls = np.log(scale[formed])
-            table = self._table(a, ls.min(), ls.max(), vgs0, degen, i_cc)
-            c[formed], i[formed] = self._lookup(table, scale[formed], self.dvth[idx[formed]])
+            c[formed], i[formed] = self._cells(a, scale[formed], vgs0, degen,
+                                               self.dvth[idx[formed]], i_cc)
         if not formed.all():
             p = ~formed
             c[p], i[p] = self._solve(a, scale[p], vnl[p], vgs0, degen, self.dvth[idx[p]], i_cc)
@@ -405,9 +424,7 @@ class RRAMArray:
         n = nodes - 1
         g = g_start[:, None] + (bound - g_start)[:, None] * (np.arange(nodes) / n)[None, :]
         scale = self._i_scale(idx[:, None], g)
-        ls = np.log(scale)
-        table = self._table(a, ls.min(), ls.max(), vgs0, degen, i_cc)
-        c, i = self._lookup(table, scale, self.dvth[idx][:, None])
+        c, i = self._cells(a, scale, vgs0, degen, self.dvth[idx][:, None], i_cc)
         kt = K_B_EV * (gm.t_ambient + gm.r_th * c * i)
         gamma = np.maximum(gm.gamma0 - gm.beta * (g / gm.g1) ** 3, 0.0)
         lr = np.maximum(np.log(gm.velocity) - ea[:, None] / kt

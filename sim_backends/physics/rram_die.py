@@ -100,6 +100,12 @@ class RRAMDie:
         self.sa_offset = self.sense.offset * np.random.default_rng(sa).standard_normal(COLS)
         self.rng = np.random.default_rng(noise)
         self.log: list[tuple[str, int, float, float]] = []
+        self._v_form = np.full(N_DEVICES, np.nan)
+
+    @property
+    def forming_voltage(self):
+        """Ramp voltage at which each device verified formed (NaN: not formed by a ramp)."""
+        return self._v_form.reshape(ROWS, COLS, SIDES).copy()
 
     # ----------------------------------------------------------------- addressing
     @staticmethod
@@ -150,6 +156,7 @@ class RRAMDie:
             r = self.read_resistance(todo)[0]
             done = r < r_formed
             v_form[todo[done]] = v
+            self._v_form[todo[done]] = v
             todo = todo[~done]
             energy += sum(e for _, _, e, _ in self.log[n0:])
             duration += sum(d for _, _, _, d in self.log[n0:])
@@ -172,7 +179,14 @@ class RRAMDie:
             raise ValueError(f"pattern must be {rows.size} x {COLS} bits, got {bits.shape}")
         idx = self.index(rows).reshape(rows.size, COLS, SIDES)
         want_lrs = np.stack([bits.astype(bool), ~bits.astype(bool)], axis=-1)
-        lrs_idx, hrs_idx = idx[want_lrs], idx[~want_lrs]
+        return self.program_devices(idx[want_lrs], idx[~want_lrs], set_pulse, reset_pulse, verify,
+                                    max_pulses, r_lrs_max, r_hrs_min, reset_first)
+
+    def program_devices(self, lrs_idx, hrs_idx, set_pulse=SET, reset_pulse=RESET, verify=True,
+                        max_pulses=8, r_lrs_max=None, r_hrs_min=None, reset_first=True):
+        """Program-and-verify devices ``lrs_idx`` to LRS and ``hrs_idx`` to HRS (see program)."""
+        lrs_idx = np.atleast_1d(np.asarray(lrs_idx, np.intp))
+        hrs_idx = np.atleast_1d(np.asarray(hrs_idx, np.intp))
         if r_lrs_max is None:  # about twice the median LRS at this compliance (R ~ 1 V / I_c)
             r_lrs_max = 2.0 / float(self.devices.transistor.saturation_current(set_pulse.gate))
         r_hrs_min = 2e5 if r_hrs_min is None else r_hrs_min
@@ -181,7 +195,7 @@ class RRAMDie:
         todo_h, todo_l = hrs_idx, lrs_idx
         if reset_first:
             todo_h = np.concatenate([hrs_idx, lrs_idx])
-        for _ in range(max_pulses if verify else 1):
+        for _ in range(max(1, max_pulses) if verify else 1):
             if todo_h.size:
                 self.pulse(todo_h, **reset_pulse.kwargs())
                 pulses[todo_h] += 1
@@ -198,7 +212,9 @@ class RRAMDie:
             todo_l = todo_l[r[todo_l] > r_lrs_max]
             if todo_h.size == 0 and todo_l.size == 0:
                 break
-        r_final = self.read_resistance()[0]
+        addressed = np.concatenate([lrs_idx, hrs_idx])
+        r_final = np.full(N_DEVICES, np.nan)
+        r_final[addressed] = self.read_resistance(addressed)[0]
         ok = np.zeros(N_DEVICES, bool)
         ok[hrs_idx] = r_final[hrs_idx] >= r_hrs_min
         ok[lrs_idx] = r_final[lrs_idx] <= r_lrs_max

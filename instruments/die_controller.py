@@ -1,0 +1,223 @@
+"""pymeasure driver of the RRAM die controller (FPGA board driving the 1-kbit 2T2R test die).
+
+Settings are declarative ``control`` lines with validators; bulk transfers (a whole pattern, the
+whole array's bits or resistances, an XNOR input vector) are IEEE 488.2 binary blocks, one command
+each. Any error the controller queues is raised as :class:`DieControllerError`.
+
+Device order in arrays: ``[row, column, side]`` with side 0 = BL, 1 = BLb; a bit is 1 when its BL
+device is in the low-resistance state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pymeasure.instruments import Instrument, SCPIMixin
+from pymeasure.instruments.validators import strict_discrete_set, strict_range
+
+ROWS, COLS, SIDES = 32, 32, 2
+V_MAX = 5.0
+_BOOL = {True: 1, False: 0}
+
+
+def _row_range(value, values):
+    first, last = (int(strict_range(v, values)) for v in value)
+    if first > last:
+        raise ValueError(f"first row {first} after last row {last}")
+    return first, last
+
+
+class DieControllerError(RuntimeError):
+    """The controller refused a command (the SCPI error-queue entries are in the message)."""
+
+
+def _volts(command, doc, maximum=V_MAX):
+    return Instrument.control(f"{command}?", f"{command} %g", f"Control the {doc} in V.",
+                              validator=strict_range, values=(0, maximum),
+                              check_set_errors=True)
+
+
+def _seconds(command, doc):
+    return Instrument.control(f"{command}?", f"{command} %g",
+                              f"Control the {doc} in s (10 ns to 1 ms).",
+                              validator=strict_range, values=(10e-9, 1e-3), check_set_errors=True)
+
+
+def _ohms(command, doc):
+    return Instrument.control(f"{command}?", f"{command} %g", f"Control the {doc} in ohm.",
+                              validator=strict_range, values=(1e2, 1e9), check_set_errors=True)
+
+
+class DieController(SCPIMixin, Instrument):
+    """RRAM die controller: single-device pulses and reads, whole-array operations."""
+
+    def __init__(self, adapter, name="RRAM die controller", **kwargs):
+        kwargs.setdefault("read_termination", "\n")
+        kwargs.setdefault("write_termination", "\n")
+        kwargs.setdefault("timeout", 60_000)
+        super().__init__(adapter, name, **kwargs)
+
+    # -- addressing -----------------------------------------------------------------------------
+    row = Instrument.control(":ADDR:ROW?", ":ADDR:ROW %d", "Control the addressed row (0-31).",
+                             validator=strict_range, values=(0, ROWS - 1), cast=int,
+                             check_set_errors=True)
+    column = Instrument.control(":ADDR:COL?", ":ADDR:COL %d",
+                                "Control the addressed column (0-31).",
+                                validator=strict_range, values=(0, COLS - 1), cast=int,
+                                check_set_errors=True)
+    side = Instrument.control(":ADDR:SIDE?", ":ADDR:SIDE %s",
+                              "Control the addressed bit line: 'BL' or 'BLB'.",
+                              validator=strict_discrete_set, values=("BL", "BLB"), cast=str,
+                              check_set_errors=True)
+
+    # -- pulse settings -------------------------------------------------------------------------
+    form_amplitude = _volts(":FORM:AMPL", "forming pulse amplitude (bit line)")
+    form_width = _seconds(":FORM:WIDT", "forming pulse width")
+    form_gate = _volts(":FORM:GATE", "word-line voltage during forming")
+    form_compliance = Instrument.control(
+        ":FORM:COMP?", ":FORM:COMP %g",
+        "Control the forming compliance current in A (5 uA to 500 uA), via the word line.",
+        validator=strict_range, values=(5e-6, 500e-6), check_set_errors=True)
+    form_start = _volts(":FORM:RAMP:STAR", "first amplitude of the forming ramp")
+    form_stop = _volts(":FORM:RAMP:STOP", "last amplitude of the forming ramp")
+    form_step = Instrument.control(":FORM:RAMP:STEP?", ":FORM:RAMP:STEP %g",
+                                   "Control the forming ramp step in V (1 mV to 1 V).",
+                                   validator=strict_range, values=(1e-3, 1.0),
+                                   check_set_errors=True)
+    form_resistance = _ohms(":FORM:RAMP:RES", "resistance below which a device counts as formed")
+    set_amplitude = _volts(":SET:AMPL", "SET pulse amplitude (bit line)")
+    set_width = _seconds(":SET:WIDT", "SET pulse width")
+    set_gate = _volts(":SET:GATE", "word-line voltage during SET (sets the compliance)")
+    set_compliance = Instrument.control(
+        ":SET:COMP?", ":SET:COMP %g",
+        """Control the SET compliance current in A (5 uA to 500 uA); the controller converts it
+        to a word-line voltage with its access-transistor calibration.""",
+        validator=strict_range, values=(5e-6, 500e-6), check_set_errors=True)
+    reset_amplitude = _volts(":RES:AMPL", "RESET pulse amplitude (source line)")
+    reset_width = _seconds(":RES:WIDT", "RESET pulse width")
+    reset_gate = _volts(":RES:GATE", "word-line voltage during RESET")
+    verify_enabled = Instrument.control(":VER?", ":VER %d",
+                                        "Control whether programming verifies and re-pulses.",
+                                        validator=strict_discrete_set, values=_BOOL,
+                                        map_values=True, check_set_errors=True)
+    verify_max_pulses = Instrument.control(":VER:COUN?", ":VER:COUN %d",
+                                           "Control the maximum pulses per device (1-100).",
+                                           validator=strict_range, values=(1, 100), cast=int,
+                                           check_set_errors=True)
+    verify_lrs = _ohms(":VER:LRS", "highest resistance accepted as LRS by verify")
+    verify_hrs = _ohms(":VER:HRS", "lowest resistance accepted as HRS by verify")
+
+    # -- sensing --------------------------------------------------------------------------------
+    sense_mode = Instrument.control(
+        ":SENS:MODE?", ":SENS:MODE %s",
+        """Control the array read: 'DIFF' (2T2R, the PCSA compares BL and BLb) or 'SING' (1T1R, one
+        device against the reference resistor).""",
+        validator=strict_discrete_set, values=("DIFF", "SING"), cast=str, check_set_errors=True)
+    sense_reference = _ohms(":SENS:REF", "reference resistance of single-ended (1T1R) reads")
+    sense_side = Instrument.control(":SENS:SIDE?", ":SENS:SIDE %s",
+                                    "Control which device a 1T1R read senses: 'BL' or 'BLB'.",
+                                    validator=strict_discrete_set, values=("BL", "BLB"), cast=str,
+                                    check_set_errors=True)
+    rows = Instrument.control(
+        ":ARR:ROWS?", ":ARR:ROWS %d,%d",
+        "Control the row range (first, last) of array reads and XNOR-popcounts.",
+        validator=_row_range, values=(0, ROWS - 1),
+        get_process_list=lambda v: tuple(int(x) for x in v), check_set_errors=True)
+
+    # -- measurements ---------------------------------------------------------------------------
+    cell_resistance = Instrument.measurement(":CELL:RES?",
+                                             "Measure the addressed device's resistance (ohm).")
+    energy = Instrument.measurement(":ENER?", "Get the pulse and read energy of the last "
+                                    "operation (J).")
+    total_energy = Instrument.measurement(":ENER:TOT?", "Get the energy since the last clear (J).")
+
+    # -- errors ---------------------------------------------------------------------------------
+    def check_set_errors(self):
+        errors = self.check_errors()
+        if errors:
+            raise DieControllerError("; ".join(f"{int(float(e[0]))},{','.join(map(str, e[1:]))}"
+                                               for e in errors))
+        return errors
+
+    def _done(self):
+        """Wait for the operation to complete, then raise any queued error."""
+        self.ask("*OPC?")
+        self.check_set_errors()
+
+    @property
+    def _visa(self):
+        return self.adapter.connection
+
+    # -- single device --------------------------------------------------------------------------
+    def select(self, row, column, side="BL"):
+        """Address one device."""
+        self.row, self.column, self.side = row, column, side
+
+    def form_cell(self):
+        self.write(":CELL:FORM")
+        self._done()
+
+    def set_cell(self):
+        self.write(":CELL:SET")
+        self._done()
+
+    def reset_cell(self):
+        self.write(":CELL:RES")
+        self._done()
+
+    def program_cell(self, state):
+        """Program-and-verify the addressed device to 'LRS' or 'HRS'; returns the pulses used."""
+        state = strict_discrete_set(state, ("LRS", "HRS"))
+        pulses = int(float(self.ask(f":CELL:PROG? {state}")))
+        self.check_set_errors()
+        return pulses
+
+    # -- whole array ----------------------------------------------------------------------------
+    def form_array(self):
+        """Ramp-and-verify every unformed device; returns forming voltages [row, col, side]."""
+        self.write(":ARR:FORM")
+        self._done()
+        return self.forming_voltages()
+
+    def forming_voltages(self):
+        v = self._visa.query_binary_values(":ARR:FORM:VOLT?", datatype="f", container=np.array)
+        return v.reshape(ROWS, COLS, SIDES)
+
+    def program_array(self, bits):
+        """Write a 32 x 32 bit pattern (program-and-verify per the VERify settings); returns the
+        pulses each device received, [row, col, side]."""
+        bits = np.asarray(bits)
+        if bits.shape != (ROWS, COLS) or not np.isin(bits, (0, 1)).all():
+            raise ValueError(f"pattern must be {ROWS} x {COLS} zeros and ones, got {bits.shape}")
+        self._visa.write_binary_values(":ARR:PROG ", bits.astype(np.uint8).ravel(), datatype="B")
+        self._done()
+        p = self._visa.query_binary_values(":ARR:PROG:PULS?", datatype="B", container=np.array)
+        return p.reshape(ROWS, COLS, SIDES)
+
+    def read_array(self):
+        """Sensed bits of the row range (``sense_mode``), shape (rows, 32)."""
+        b = self._visa.query_binary_values(":ARR:READ?", datatype="B", container=np.array)
+        self.check_set_errors()
+        return b.reshape(-1, COLS).astype(bool)
+
+    def array_resistance(self):
+        """Analog read of all 2048 devices (ohm), [row, col, side]."""
+        r = self._visa.query_binary_values(":ARR:RES?", datatype="f", container=np.array)
+        return r.astype(float).reshape(ROWS, COLS, SIDES)
+
+    def xnor_popcount(self, x):
+        """Popcount of XNOR(x, row bits) for each row of the row range."""
+        x = np.asarray(x)
+        if x.shape != (COLS,) or not np.isin(x, (0, 1)).all():
+            raise ValueError(f"input must be {COLS} zeros and ones, got {x.shape}")
+        self._visa.write_binary_values(":ARR:POPC? ", x.astype(np.uint8), datatype="B")
+        counts = self._visa.read_binary_values(datatype="B", container=np.array)
+        return counts.astype(int)
+
+    def cycle(self, cycles):
+        """Run ``cycles`` SET/RESET cycles on every device (SET and RESet settings)."""
+        cycles = int(strict_range(cycles, (1, 10**10)))
+        self.write(f":ARR:CYCL {cycles}")
+        self._done()
+
+    def clear_energy(self):
+        self.write(":ENER:CLE")

@@ -1,0 +1,279 @@
+"""SCPI emulator of the RRAM die controller (in the lab: an FPGA board driving the test die).
+
+Command set (``LABCTL,RRAM-DIE-CTRL``):
+
+Single device, addressed by ``:ADDRess:ROW``/``:COLumn``/``:SIDE BL|BLB``
+    ``:CELL:FORM``, ``:CELL:SET``, ``:CELL:RESet``   one pulse with the FORM/SET/RESet settings
+    ``:CELL:PROGram? LRS|HRS``                       program-and-verify; answers the pulse count
+    ``:CELL:RESistance?``                            analog read (ohm)
+Pulse settings (amplitudes are magnitudes; RESET drives the source line)
+    ``:FORM|:SET|:RESet:AMPLitude|:WIDTh|:GATE``, ``:FORM|:SET|:RESet:COMPliance`` (A; sets GATE from
+    the board's word-line calibration), ``:FORM:RAMP:STARt|STOP|STEP|RESistance``,
+    ``:VERify[:STATe]|:COUNt|:LRS|:HRS``
+Whole array, one command each, IEEE 488.2 definite-length blocks
+    ``:ARRay:FORM``                    ramp-and-verify forming of every unformed device
+    ``:ARRay:FORM:VOLTage?``           <float32 x 2048> forming voltage per device (NaN: none)
+    ``:ARRay:PROGram <uint8 x 1024>``  write a bit pattern (row-major), program-and-verify
+    ``:ARRay:PROGram:PULSes?``         <uint8 x 2048> pulses used per device by the last write
+    ``:ARRay:READ?``                   <uint8 x rows*32> sensed bits of ``:ARRay:ROWS first,last``
+                                       (``:SENSe:MODE DIFFerential`` 2T2R, or ``SINGle``: the
+                                       ``:SENSe:SIDE`` device against ``:SENSe:REFerence`` ohm)
+    ``:ARRay:RESistance?``             <float32 x 2048> analog read of every device
+    ``:ARRay:POPCount? <uint8 x 32>``  <uint8 x rows> XNOR-popcount of the input against each row
+    ``:ARRay:CYCLe <n>``               n SET/RESET endurance cycles of every device
+Energy: ``:ENERgy?`` (J, last operation), ``:ENERgy:TOTal?``, ``:ENERgy:CLEar``.
+
+Device order in blocks: index = (row * 32 + column) * 2 + side (0 = BL, 1 = BLb).
+Every error goes through the SCPI error queue and leaves the die untouched: bad addresses and
+out-of-range pulses are -222, a pattern of the wrong length -160, non-binary pattern values -224,
+conflicting settings -221.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labctl.sim_backends.physics.rram import AccessTransistor
+from labctl.sim_backends.physics.rram_die import (
+    COLS,
+    N_DEVICES,
+    RESET,
+    ROWS,
+    SET,
+    PulseSpec,
+)
+from labctl.sim_backends.scpi import (
+    Bool,
+    Choice,
+    Float,
+    Int,
+    ScpiEmulator,
+    ScpiError,
+    Setting,
+    block_array,
+    command,
+    ieee_block,
+)
+
+V_MAX = 5.0  # pulse drivers' range (V)
+WIDTH = Float(10e-9, 1e-3, "S")
+AMPLITUDE = Float(0.0, V_MAX, "V")
+GATE = Float(0.0, V_MAX, "V")
+COMPLIANCE = Float(5e-6, 500e-6, "A")
+LINK_BYTES_PER_SECOND = 10e6  # gigabit link, protocol overhead included
+_TR = AccessTransistor()
+
+
+class DieController(ScpiEmulator):
+    """The controller of the bench's ``die`` (a :class:`RRAMDie`)."""
+
+    idn = "LABCTL,RRAM-DIE-CTRL,0001,1.0"
+    command_time = 20e-6
+
+    row = Setting(":ADDRess:ROW", Int(0, ROWS - 1), 0)
+    column = Setting(":ADDRess:COLumn", Int(0, COLS - 1), 0)
+    side = Setting(":ADDRess:SIDE", Choice("BL", "BLB"), "BL")
+
+    form_amplitude = Setting(":FORM:AMPLitude", AMPLITUDE, 3.5)
+    form_width = Setting(":FORM:WIDTh", WIDTH, 10e-6)
+    form_gate = Setting(":FORM:GATE", GATE, round(SET.gate, 4))
+    form_start = Setting(":FORM:RAMP:STARt", AMPLITUDE, 2.0)
+    form_stop = Setting(":FORM:RAMP:STOP", AMPLITUDE, 4.5)
+    form_step = Setting(":FORM:RAMP:STEP", Float(1e-3, 1.0, "V"), 0.05)
+    form_resistance = Setting(":FORM:RAMP:RESistance", Float(1e2, 1e9, "OHM"), 1e5)
+    set_amplitude = Setting(":SET:AMPLitude", AMPLITUDE, SET.amplitude)
+    set_width = Setting(":SET:WIDTh", WIDTH, SET.width)
+    set_gate = Setting(":SET:GATE", GATE, round(SET.gate, 4))
+    reset_amplitude = Setting(":RESet:AMPLitude", AMPLITUDE, abs(RESET.amplitude))
+    reset_width = Setting(":RESet:WIDTh", WIDTH, RESET.width)
+    reset_gate = Setting(":RESet:GATE", GATE, RESET.gate)
+    verify = Setting(":VERify[:STATe]", Bool(), True)
+    verify_count = Setting(":VERify:COUNt", Int(1, 100), 8)
+    verify_lrs = Setting(":VERify:LRS", Float(1e2, 1e9, "OHM"), 3e4)
+    verify_hrs = Setting(":VERify:HRS", Float(1e2, 1e9, "OHM"), 2e5)
+    sense_mode = Setting(":SENSe:MODE", Choice("DIFFerential", "SINGle"), "DIFF")
+    sense_reference = Setting(":SENSe:REFerence", Float(1e2, 1e9, "OHM"), 1e5)
+    sense_side = Setting(":SENSe:SIDE", Choice("BL", "BLB"), "BL")
+
+    def __init__(self, bench, name: str = "", die: str = "die"):
+        self.die = getattr(bench, die)
+        super().__init__(bench, name)
+
+    def reset(self) -> None:
+        super().reset()
+        self.rows = (0, ROWS - 1)
+        self.last_energy = 0.0
+        self.total_energy = 0.0
+        self.last_pulses = np.zeros(N_DEVICES, np.uint8)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _run(self, fn, *args, **kwargs):
+        """Run a die operation, charge its time to the clock and book its energy."""
+        n0 = len(self.die.log)
+        out = fn(*args, **kwargs)
+        new = self.die.log[n0:]
+        self.last_energy = float(sum(e for _, _, e, _ in new))
+        self.total_energy += self.last_energy
+        self.clock.advance(float(sum(d for _, _, _, d in new)))
+        return out
+
+    def _transfer(self, nbytes: int) -> None:
+        self.clock.advance(nbytes / LINK_BYTES_PER_SECOND)
+
+    def _cell(self) -> int:
+        return int(self.die.index(self.row, self.column, 0 if self.side == "BL" else 1)[0])
+
+    def _set_pulse(self) -> PulseSpec:
+        return PulseSpec(self.set_amplitude, self.set_width, self.set_gate)
+
+    def _reset_pulse(self) -> PulseSpec:
+        return PulseSpec(-self.reset_amplitude, self.reset_width, self.reset_gate)
+
+    def _program_kwargs(self) -> dict:
+        return {"set_pulse": self._set_pulse(), "reset_pulse": self._reset_pulse(),
+                "verify": self.verify, "max_pulses": self.verify_count,
+                "r_lrs_max": self.verify_lrs, "r_hrs_min": self.verify_hrs}
+
+    def _row_range(self) -> np.ndarray:
+        return np.arange(self.rows[0], self.rows[1] + 1)
+
+    # -- word-line calibration ------------------------------------------------------------------
+    @command(":SET:COMPliance")
+    def set_compliance(self, value):
+        self.set_gate = round(float(_TR.gate_for_current(COMPLIANCE.parse(value))), 4)
+
+    @command(":SET:COMPliance?")
+    def set_compliance_query(self):
+        return float(_TR.saturation_current(self.set_gate))
+
+    @command(":FORM:COMPliance")
+    def form_compliance(self, value):
+        self.form_gate = round(float(_TR.gate_for_current(COMPLIANCE.parse(value))), 4)
+
+    @command(":FORM:COMPliance?")
+    def form_compliance_query(self):
+        return float(_TR.saturation_current(self.form_gate))
+
+    @command(":RESet:COMPliance")
+    def reset_compliance(self, value):
+        self.reset_gate = round(float(_TR.gate_for_current(COMPLIANCE.parse(value))), 4)
+
+    @command(":RESet:COMPliance?")
+    def reset_compliance_query(self):
+        return float(_TR.saturation_current(self.reset_gate))
+
+    # -- single device --------------------------------------------------------------------------
+    @command(":CELL:FORM")
+    def cell_form(self):
+        self._run(self.die.pulse, [self._cell()], self.form_amplitude, self.form_width,
+                  self.form_gate)
+
+    @command(":CELL:SET")
+    def cell_set(self):
+        self._run(self.die.pulse, [self._cell()], **self._set_pulse().kwargs())
+
+    @command(":CELL:RESet")
+    def cell_reset(self):
+        self._run(self.die.pulse, [self._cell()], **self._reset_pulse().kwargs())
+
+    @command(":CELL:PROGram?")
+    def cell_program(self, state):
+        lrs = Choice("LRS", "HRS").parse(state) == "LRS"
+        cell = [self._cell()]
+        rep = self._run(self.die.program_devices, cell if lrs else [], [] if lrs else cell,
+                        **self._program_kwargs())
+        return int(rep.pulses.ravel()[cell[0]])
+
+    @command(":CELL:RESistance?")
+    def cell_resistance(self):
+        return float(self._run(self.die.read_resistance, [self._cell()])[0, 0])
+
+    # -- whole array ----------------------------------------------------------------------------
+    @command(":ARRay:ROWS")
+    def set_rows(self, first, last):
+        a, b = Int(0, ROWS - 1).parse(first), Int(0, ROWS - 1).parse(last)
+        if a > b:
+            raise ScpiError(-221, "first row after last row")
+        self.rows = (a, b)
+
+    @command(":ARRay:ROWS?")
+    def get_rows(self):
+        return f"{self.rows[0]},{self.rows[1]}"
+
+    @command(":ARRay:FORM")
+    def array_form(self):
+        if self.form_stop < self.form_start:
+            raise ScpiError(-221, "forming ramp stop below start")
+        self._run(self.die.form, self.form_start, self.form_stop, self.form_step,
+                  self.form_width, self.form_gate, self.form_resistance,
+                  np.flatnonzero(~self.die.devices.formed))
+
+    @command(":ARRay:FORM:VOLTage?")
+    def array_form_voltage(self):
+        v = self.die.forming_voltage.ravel().astype("<f4")
+        self._transfer(v.nbytes)
+        return ieee_block(v, "<f4")
+
+    @command(":ARRay:PROGram")
+    def array_program(self, block):
+        bits = block_array(block, "u1")
+        if bits.size != ROWS * COLS:
+            raise ScpiError(-160, f"pattern must be {ROWS * COLS} bytes, got {bits.size}")
+        if np.any(bits > 1):
+            raise ScpiError(-224, "pattern bytes must be 0 or 1")
+        self._transfer(bits.nbytes)
+        rep = self._run(self.die.program, bits.reshape(ROWS, COLS).astype(bool),
+                        **self._program_kwargs())
+        self.last_pulses = np.minimum(rep.pulses.ravel(), 255).astype(np.uint8)
+
+    @command(":ARRay:PROGram:PULSes?")
+    def array_pulses(self):
+        self._transfer(self.last_pulses.nbytes)
+        return ieee_block(self.last_pulses, "u1")
+
+    @command(":ARRay:READ?")
+    def array_read(self):
+        rows = self._row_range()
+        if self.sense_mode == "DIFF":
+            bits = self._run(self.die.read_pcsa, rows)[0]
+        else:
+            side = 0 if self.sense_side == "BL" else 1
+            bits = self._run(self.die.read_1t1r, self.sense_reference, rows, side)[0]
+        out = bits.astype(np.uint8).ravel()
+        self._transfer(out.nbytes)
+        return ieee_block(out, "u1")
+
+    @command(":ARRay:RESistance?")
+    def array_resistance(self):
+        r = self._run(self.die.read_resistance)[0].astype("<f4")
+        self._transfer(r.nbytes)
+        return ieee_block(r, "<f4")
+
+    @command(":ARRay:POPCount?")
+    def array_popcount(self, block):
+        x = block_array(block, "u1")
+        if x.size != COLS:
+            raise ScpiError(-160, f"input vector must be {COLS} bytes, got {x.size}")
+        if np.any(x > 1):
+            raise ScpiError(-224, "input bytes must be 0 or 1")
+        counts = self._run(self.die.xnor_popcount, x.astype(bool), self._row_range())[0]
+        out = counts.astype(np.uint8)
+        self._transfer(out.nbytes)
+        return ieee_block(out, "u1")
+
+    @command(":ARRay:CYCLe")
+    def array_cycle(self, n):
+        self._run(self.die.cycle, Int(1, 10**10).parse(n), self._set_pulse(), self._reset_pulse())
+
+    # -- energy ---------------------------------------------------------------------------------
+    @command(":ENERgy?")
+    def energy(self):
+        return self.last_energy
+
+    @command(":ENERgy:TOTal?")
+    def energy_total(self):
+        return self.total_energy
+
+    @command(":ENERgy:CLEar")
+    def energy_clear(self):
+        self.last_energy = self.total_energy = 0.0
