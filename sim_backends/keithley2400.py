@@ -93,8 +93,27 @@ class Keithley2400(ScpiEmulator):
     def _output_changed(self, on: bool) -> None:
         if not on:  # output off: the DUT sees an open circuit
             self.last = (0.0, 0.0, 0)
-            if self.dut is not None and hasattr(self.dut, "release"):
-                self.dut.release()
+
+    def _bias(self) -> tuple | None:
+        """What the terminals impose now: (function, level, compliance), or None with the output off."""
+        if not self.output:
+            return None
+        src = self.source_function
+        level = self.source_voltage if src == "VOLT" else self.source_current
+        return src, level, abs(self.compliance_current if src == "VOLT" else self.compliance_voltage)
+
+    def process(self, message: bytes) -> bytes | None:
+        """Execute the message; a DUT feels a new bias at once, not only when a reading is taken."""
+        before = self._bias()
+        response = super().process(message)
+        after = self._bias()
+        if after != before and self.dut is not None:
+            with self.bench.lock:
+                if after is None:
+                    getattr(self.dut, "release", lambda: None)()
+                else:
+                    self.dut.apply(*after, 0.0)
+        return response
 
     # -- measurement ----------------------------------------------------------------------------
     def _reading(self) -> tuple[float, float, float, float, int]:

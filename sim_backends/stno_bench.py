@@ -14,7 +14,6 @@ from dataclasses import replace
 import numpy as np
 
 from labctl.sim_backends.bench import Bench, TwoTerminalDevice
-from labctl.sim_backends.keithley2400 import Keithley2400
 from labctl.sim_backends.magnet import Electromagnet
 from labctl.sim_backends.physics.spectrum import (
     AnalyzerSettings,
@@ -64,24 +63,6 @@ class Pillar(TwoTerminalDevice):
 
     def release(self):
         self.bench.currents[self.index] = 0.0
-
-
-class PillarSourceMeter(Keithley2400):
-    """The lead's Keithley 2400 emulator; its source level reaches the pillar as soon as it is set
-    (with the output on), not only when a reading is taken: an oscillator feels its bias at once."""
-
-    def process(self, message: bytes):
-        response = super().process(message)
-        with self.bench.lock:
-            if self.dut is not None:
-                if self.output:
-                    src = self.source_function
-                    level = self.source_current if src == "CURR" else self.source_voltage
-                    limit = abs(self.compliance_voltage if src == "CURR" else self.compliance_current)
-                    self.dut.apply(src, level, limit, 0.0)
-                else:
-                    self.dut.release()
-        return response
 
 
 class STNOBench(Bench):
