@@ -5,7 +5,7 @@ compliance for the LRS device of each pair, one RESET for its partner; verify op
 back twice: differentially by the PCSA of each column (2T2R), and single-ended, the BL device alone
 against a reference resistor calibrated on the pattern just written (1T1R). Errors are counted per
 bit position; the programming energy per bit puts each condition on a BER-versus-energy curve
-(Bocquet et al., IEDM 2018: the differential read brings benefits similar to an error-correcting
+(Bocquet et al., IEDM 2018: the differential read brings benefits comparable to an error-correcting
 code, and lets the die be programmed at lower current and energy).
 """
 

@@ -1,0 +1,141 @@
+"""RRAM protocols end to end on the default RRAM station: files, physics, figures, safety limits."""
+
+import matplotlib
+import numpy as np
+import pytest
+
+from labctl.protocol import get_protocol
+from labctl.results import open_run
+from labctl.runner import Runner
+from labctl.station import Station
+
+matplotlib.use("Agg")
+
+
+def run(name, path, **params):
+    cls = get_protocol(name)
+    result = Runner(cls(**params), Station.load(cls.STATION), path).run()
+    return cls, result
+
+
+def bench_of_station():
+    lab = Station.load("rram").connect(["die"])
+    try:
+        return lab.instruments["die"].adapter.connection.visalib.bench
+    finally:
+        lab.close()
+
+
+def figure_ok(cls, r):
+    fig = cls.figure(r)
+    assert fig is not None and fig.axes
+    matplotlib.pyplot.close(fig)
+
+
+def test_form_array_histogram_and_maps(tmp_path):
+    cls, res = run("rram_form_array", tmp_path / "form.h5", v_start=2.6)
+    assert res.status == "completed", res.message
+    with open_run(tmp_path / "form.h5") as r:
+        v = r.data("forming_voltage").signal.values[-1]
+        assert v.shape == (32, 32, 2) and np.isfinite(v).all()
+        assert 2.5 < v.mean() < 4.0 and v.std() > 0.1
+        assert r["formed"].values.sum() == 2048
+        assert r["formed_fraction"].values[-1] == pytest.approx(1.0)
+        assert np.all(r.data("resistance").signal.values[-1] < 1e5)
+        assert r.sample["seed"] == 7
+        figure_ok(cls, r)
+
+
+def test_program_array_with_verify_reads_back_the_pattern(tmp_path):
+    hex_bits = "f0" * 128
+    cls, res = run("rram_program_array", tmp_path / "p.h5", pattern="user", user_bits=hex_bits,
+                   verify=True)
+    assert res.status == "completed", res.message
+    with open_run(tmp_path / "p.h5") as r:
+        pattern = r.data("pattern").signal.values[-1].astype(bool)
+        assert np.array_equal(pattern[0, :8], [1, 1, 1, 1, 0, 0, 0, 0])
+        assert np.array_equal(r.data("read_bits").signal.values[-1].astype(bool), pattern)
+        assert r["bit_errors"].values[0] == 0
+        after = r.data("resistance_after").signal.values[-1]
+        assert np.median(after[..., 0][pattern]) * 30 < np.median(after[..., 0][~pattern])
+        before = r.data("resistance_before").signal.values[-1]
+        assert np.all(before < 1e5)  # formed first, all in the forming LRS
+        assert r.data("device_pulses").signal.values[-1].min() >= 1
+        assert r["energy"].values[0] > 0
+        figure_ok(cls, r)
+
+
+def test_bad_user_pattern_fails_cleanly(tmp_path):
+    _, res = run("rram_program_array", tmp_path / "bad.h5", pattern="user", user_bits="abc")
+    assert res.status == "failed" and "hex digits" in res.message
+    assert bench_of_station().die.log == []
+
+
+def test_bit_error_rate_falls_with_current_and_2t2r_beats_1t1r(tmp_path):
+    cls, res = run("rram_bit_error_rate", tmp_path / "ber.h5", compliances="20e-6, 100e-6",
+                   repeats=8, seed=1)
+    assert res.status == "completed", res.message
+    with open_run(tmp_path / "ber.h5") as r:
+        b1, b2 = r["ber_1t1r"].values, r["ber_2t2r"].values
+        assert list(r["compliance"].values) == [20e-6, 100e-6]
+        assert b1[0] > b1[1] and b2[0] >= b2[1]
+        assert b2[0] < b1[0]
+        assert r["energy_per_bit"].values[1] > 3 * r["energy_per_bit"].values[0]
+        assert r["r_lrs_median"].values[0] > 3 * r["r_lrs_median"].values[1]
+        maps = r.data("error_map_1t1r").signal.values
+        assert maps.shape == (2, 32, 32) and maps[0].sum() == r["errors_1t1r"].values[0]
+        figure_ok(cls, r)
+
+
+def test_endurance_window_closes(tmp_path):
+    cls, res = run("rram_endurance", tmp_path / "e.h5", max_cycles=1e7, per_decade=1)
+    assert res.status == "completed", res.message
+    with open_run(tmp_path / "e.h5") as r:
+        n, window = r["cycles"].values, r["window"].values
+        assert n[0] == 1 and n[-1] == 1e7
+        assert window[0] > 30 and window[-1] < window[0] / 5
+        assert r["ber_1t1r"].values[-1] > r["ber_1t1r"].values[0]
+        assert r["time"].values[-1] > 1e7 * 32 * 2 * 100e-9  # cycling took bench time
+        figure_ok(cls, r)
+
+
+def test_iv_sweep_forming_and_butterfly(tmp_path):
+    cls, res = run("rram_iv_sweep", tmp_path / "iv.h5", step=0.05, loops=2)
+    assert res.status == "completed", res.message
+    with open_run(tmp_path / "iv.h5") as r:
+        v, i, loop = r["voltage"].values, r["current"].values, r["cycle"].values
+        form = loop == 0
+        k_form = np.argmax(i[form] > 0.9e-4)
+        assert 1.5 < v[form][k_form] < 4.0  # breakdown at a few volts, quasi-statically
+        assert np.abs(i[form][:k_form]).max() < 1e-6  # pristine leakage before it
+        for k in (1, 2):
+            sel = loop == k
+            assert i[sel].max() == pytest.approx(100e-6, rel=0.05)  # SET under compliance
+            neg = sel & (v < 0)
+            i_at_end = np.abs(i[neg][np.argmin(v[neg])])
+            assert i_at_end < 0.1 * np.abs(i[neg]).max()  # RESET: current collapsed
+        figure_ok(cls, r)
+    lab = Station.load("rram").connect(["smu"])
+    try:
+        assert not lab.instruments["smu"].source_enabled  # shutdown left the output off
+    finally:
+        lab.close()
+
+
+@pytest.mark.parametrize("name, params", [
+    ("rram_program_array", {"set_voltage": 3.0}),
+    ("rram_bit_error_rate", {"reset_voltage": 2.8}),
+    ("rram_form_array", {"v_stop": 4.8}),
+    ("rram_program_array", {"compliance": 400e-6}),
+])
+def test_pulses_beyond_station_limits_are_refused_before_any_scpi(tmp_path, name, params):
+    bench = bench_of_station()
+    _, res = run(name, tmp_path / "x.h5", **params)
+    assert res.status == "failed"
+    assert "limit" in res.message
+    assert bench.die.log == []  # nothing reached the die
+    lab = Station.load("rram").connect(["die"])
+    d = lab.instruments["die"]
+    emulator_defaults = (d.set_amplitude, d.reset_amplitude, d.form_stop)
+    lab.close()
+    assert emulator_defaults == (1.8, 1.4, 4.5)
