@@ -148,8 +148,7 @@ class Runner:
     def _discard(self) -> None:
         """Undo :meth:`prepare` when the run cannot start: no file left to look like a run."""
         if self.writer is not None:
-            self.writer.close()
-            self.out.unlink(missing_ok=True)
+            self.writer.discard()
             self.writer = None
         if self.lab is not None:
             self.lab.close()

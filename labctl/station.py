@@ -5,6 +5,7 @@ means editing resources here; nothing in the protocol changes. Example (``labctl
 
     name: demo
     description: Keithley 2400 on the demo bench's diode
+    visa_library: "@py"                      # optional default for every role
     roles:
       smu:
         driver: pymeasure.instruments.keithley.Keithley2400
@@ -320,7 +321,7 @@ class Station:
             limits = spec.get("limits") or {}
             if not isinstance(limits, Mapping):
                 raise StationError(f"{w}: 'limits' must map names to bounds")
-            lib = str(spec.get("visa_library") or "")
+            lib = str(spec.get("visa_library") or doc.get("visa_library") or "")
             roles[str(role)] = RoleSpec(
                 role=str(role),
                 driver=spec["driver"],

@@ -250,8 +250,8 @@ class RunWriter:
         self._closed = False
         self.n_points = 0
 
-        mode = "a" if self.path.exists() else "w-"
-        self.file = h5py.File(self.path, mode, libver=LIBVER)
+        self.created_file = not self.path.exists()
+        self.file = h5py.File(self.path, "w-" if self.created_file else "a", libver=LIBVER)
         if entry in self.file:
             self.file.close()
             raise FileExistsError(f"{self.path} already holds an entry {entry!r}")
@@ -470,6 +470,18 @@ class RunWriter:
             e["duration"].attrs["long_name"] = "Wall-clock duration"
             e["clock_time"].attrs["long_name"] = "Duration on the run clock"
         self.status = status
+
+    def discard(self) -> None:
+        """Remove what this writer made (its file, or its entry in a shared file): a run that
+        never started must not be left looking like one. Only before :meth:`start`."""
+        if self._streaming:
+            raise RuntimeError("a run that streamed data is finished, not discarded")
+        self.close()
+        if self.created_file:
+            self.path.unlink(missing_ok=True)
+        else:
+            with h5py.File(self.path, "r+", libver=LIBVER) as f:
+                f.pop(self.entry_name, None)
 
     def close(self) -> None:
         """Close without a status (the run stays 'running', i.e. incomplete)."""

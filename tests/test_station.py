@@ -83,6 +83,17 @@ def test_bad_station_files_give_clear_errors(tmp_path, body, message):
         Station.load(_station(tmp_path, body))
 
 
+def test_station_wide_visa_library_is_the_default_of_every_role(tmp_path):
+    st = Station.load(_station(tmp_path, """\
+        visa_library: "demo.yaml@labsim"
+        roles:
+          a: {driver: x.Y, resource: "GPIB0::24::INSTR"}
+          b: {driver: x.Y, resource: "GPIB0::25::INSTR", visa_library: "@py"}
+        """))
+    assert st.roles["a"].visa_library.endswith("benches/demo.yaml@labsim")
+    assert st.roles["b"].visa_library == "@py"
+
+
 def test_missing_station_and_missing_role():
     with pytest.raises(StationError, match="no station 'nowhere'"):
         Station.load("nowhere")

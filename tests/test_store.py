@@ -129,6 +129,10 @@ def test_second_entry_in_same_file_and_refusal_to_overwrite(tmp_path):
         assert run["current"].values.tolist() == [3.0]
     with pytest.raises(FileExistsError):
         RunWriter(path, COLUMNS)
+    RunWriter(path, COLUMNS, entry="never_started").discard()  # removes its entry only
+    assert list_entries(path) == ["entry", "entry2"]
+    RunWriter(tmp_path / "new.h5", COLUMNS).discard()  # removes the file it created
+    assert not (tmp_path / "new.h5").exists()
 
 
 WRITER = textwrap.dedent(
