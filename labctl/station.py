@@ -463,6 +463,8 @@ def _read(inst: Any, name: str) -> Any:
     try:
         for part in name.split("."):
             obj = getattr(obj, part)
+    except NotImplementedError:  # e.g. no *IDN? on a non-SCPI instrument
+        return "n/a (the driver has no such query)"
     except Exception as exc:  # a snapshot must not fail the run; record why it is missing
         return f"unavailable ({type(exc).__name__}: {exc})"
     if isinstance(obj, (str, int, float, bool)) or obj is None:
