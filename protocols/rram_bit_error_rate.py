@@ -34,9 +34,9 @@ class BitErrorRate(FormsFirst, VerifyParameters, RRAMDieProtocol):
 
     NAME = "rram_bit_error_rate"
     COLUMNS = (Column("compliance", "A", "SET compliance current", axis=True),
-               Column("cycles", "", "Endurance cycles before the test"),
                Column("ber_2t2r", "", "Bit-error rate, 2T2R (PCSA)"),
                Column("ber_1t1r", "", "Bit-error rate, 1T1R (reference read)"),
+               Column("cycles", "", "Endurance cycles before the test"),
                Column("errors_2t2r", "", "Errors, 2T2R"),
                Column("errors_1t1r", "", "Errors, 1T1R"),
                Column("bits", "", "Bits tested"),
