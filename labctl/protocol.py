@@ -170,9 +170,6 @@ class Protocol(Procedure):
         doc = (cls.__doc__ or "").strip()
         return doc.splitlines()[0] if doc else cls.__name__
 
-    def columns(self) -> Sequence[Column]:
-        return self.COLUMNS
-
     def arrays(self) -> Sequence[Array]:
         """Array channels of this run; override when shapes depend on parameter values."""
         return tuple(self.ARRAYS)

@@ -126,7 +126,7 @@ class Runner:
         try:
             clock = self.lab.clock
             self.writer = RunWriter(
-                self.out, p.columns(), arrays, title=p.title(), entry=self.entry, clock=clock.now
+                self.out, p.COLUMNS, arrays, title=p.title(), entry=self.entry, clock=clock.now
             )
             self.writer.write_metadata(
                 parameters=p.parameter_records(),
