@@ -45,18 +45,21 @@ def git_commit(where: Path | None = None) -> dict[str, Any] | None:
     where = where or Path(__file__).resolve().parent
     try:
         head = subprocess.run(
-            ["git", "-C", str(where), "rev-parse", "HEAD"],
+            ["git", "-C", str(where), "rev-parse", "HEAD", "--show-toplevel"],
             capture_output=True, text=True, timeout=5,
         )
         if head.returncode != 0:
             return None
+        commit, top = head.stdout.split()
+        if not (where / "__init__.py").samefile(Path(top) / "labctl" / "__init__.py"):
+            return None  # installed inside some other repository: its commit says nothing
         dirty = subprocess.run(
             ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True, text=True, timeout=5,
         )
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, ValueError, subprocess.SubprocessError):
         return None
-    return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    return {"commit": commit, "dirty": bool(dirty.stdout.strip())}
 
 
 def program_info() -> dict[str, Any]:

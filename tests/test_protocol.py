@@ -166,6 +166,8 @@ def test_demo_iv_end_to_end_writes_valid_nexus(tmp_path):
         smu = run.instruments["smu"]
         assert smu["idn"].startswith("KEITHLEY") and smu["settings"]["compliance_current"] == 0.01
         assert run.sample["seed"] == 1 and run.program["versions"]["h5py"] == h5py.__version__
+        git = run.program.get("git")  # present when labctl runs from a git checkout
+        assert git is None or (len(git["commit"]) == 40 and isinstance(git["dirty"], bool))
     assert not _output_on()
 
 
