@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +86,12 @@ def plot_data(data: Data, title: str = ""):
 def run_figures(run: Run, protocol_cls=None) -> dict[str, object]:
     """``name -> Figure``: the protocol's figure when it gives one, else every NXdata group."""
     if protocol_cls is not None:
-        fig = protocol_cls.figure(run)
+        try:
+            fig = protocol_cls.figure(run)
+        except Exception as exc:  # e.g. a run aborted before its data made sense: still plot it
+            warnings.warn(f"{protocol_cls.__name__}.figure failed ({type(exc).__name__}: {exc}); "
+                          "plotting every NXdata instead", stacklevel=2)
+            fig = None
         if fig is not None:
             return {"figure": fig}
     return {name: plot_data(run.data(name), f"{name} ({run.status}): {run.title}")

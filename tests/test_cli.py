@@ -240,3 +240,18 @@ def test_plot_without_protocol_draws_every_nxdata_including_map_stacks(in_tmp, c
     w.finish("completed")
     assert main(["plot", "maps.h5"]) == 0
     assert capsys.readouterr().out.split() == [str(in_tmp / "maps_entry_bit_map.png")]
+
+
+def test_plot_falls_back_to_generic_figures_when_the_protocols_fails(in_tmp, capsys, monkeypatch):
+    from labctl.protocol import get_protocol
+
+    assert main(["run", "demo_iv", "-p", "points=3", "--out", "iv.h5", "-q"]) == 0
+
+    def broken(cls, run):
+        raise IndexError("needs more points")
+
+    monkeypatch.setattr(get_protocol("demo_iv"), "figure", classmethod(broken))
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match="DemoIV.figure failed .IndexError: needs more points"):
+        assert main(["plot", "iv.h5"]) == 0
+    assert capsys.readouterr().out.split() == [str(in_tmp / "iv_entry_data.png")]
