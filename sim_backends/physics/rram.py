@@ -44,6 +44,15 @@ process with a rate growing with the SET current and add a trap-assisted leakage
 gap, so the HRS falls and the window closes.  Hard failures (stuck at LRS, or at HRS when the Ti
 reservoir is exhausted) follow a Weibull hazard in cycles.  Both are counted per device from the cycle
 count, so a block of 10^6 cycles is one vectorized update (:meth:`RRAMArray.cycle`).
+
+Integration: during a rectangular pulse the gap ODE is autonomous, so each pulse is one vectorized
+quadrature of t(g) = int dg / |dg/dt| over a per-device gap grid (:meth:`RRAMArray._evolve`).
+
+What the default parameters give (100 ns pulses; SET 1.8 V on the bit line, RESET 1.4 V on the
+source line with WL 3.3 V): R_LRS (0.1 V read) about 70, 22, 9 and 3.5 kohm at 20, 50, 100 and
+200 uA, sigma(ln R) 0.5 -> 0.1; HRS about 1 Mohm with sigma(ln R) about 0.5; forming near 3.25 V
+for 10 us pulses and 2-2.6 V in a quasi-static sweep, sigma about 0.16 V; the window closes between
+10^5 and 10^7 cycles at 100 uA.
 """
 
 from __future__ import annotations
@@ -221,14 +230,11 @@ class RRAMArray:
         return self.i0[idx] * np.exp(-gap / self.gap_model.g0) + \
             self.endurance.i_trap * self.defects[idx]
 
-    def _conduction(self, idx, gap=None):
-        """(prefactor, voltage scale) of every addressed device, pristine ones included."""
-        gap = self.gap[idx] if gap is None else gap
+    def _conduction(self, idx):
+        """(prefactor, voltage scale) of every addressed device, pristine ones included: a
+        pristine oxide only leaks (trap-assisted tunnelling, I = i_leak sinh(V / v_leak))."""
         formed = self.formed[idx]
-        if gap.ndim == 2:
-            formed = formed[:, None]
-        scale = np.where(formed, self._i_scale(idx if gap.ndim == 1 else idx[:, None], gap),
-                         self.forming_params.i_leak)
+        scale = np.where(formed, self._i_scale(idx, self.gap[idx]), self.forming_params.i_leak)
         vnl = np.where(formed, self.gap_model.v_nl, self.forming_params.v_leak)
         return scale, vnl
 
