@@ -166,7 +166,7 @@ class DieController(ScpiEmulator):
     @command(":CELL:FORM")
     def cell_form(self):
         self._run(self.die.pulse, [self._cell()], self.form_amplitude, self.form_width,
-                  self.form_gate)
+                  self.form_gate, "form")
 
     @command(":CELL:SET")
     def cell_set(self):

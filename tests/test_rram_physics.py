@@ -73,6 +73,9 @@ def test_hrs_spread_much_wider_than_lrs():
     assert ln_hrs.std() > 2.0 * ln_lrs.std()
     p5, p95 = np.percentile(ln_hrs, [5, 95])
     assert (p95 - p5) / np.log(10) > 0.6  # HRS spans most of a decade
+    z = (ln_hrs - ln_hrs.mean()) / ln_hrs.std()  # log-normal: ln R close to a Gaussian
+    assert abs(np.mean(z**3)) < 0.6
+    assert np.allclose(np.percentile(z, [15.87, 50, 84.13]), [-1, 0, 1], atol=0.15)
 
 
 def test_cycle_to_cycle_variability_of_each_device():

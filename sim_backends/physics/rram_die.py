@@ -130,12 +130,12 @@ class RRAMDie:
         return out
 
     # ----------------------------------------------------------------- pulses
-    def pulse(self, idx, amplitude, width, gate):
+    def pulse(self, idx, amplitude, width, gate, op=None):
         """One pulse on devices ``idx`` (row-parallel); returns the model's PulseResult."""
         idx = np.asarray(idx, np.intp)
         res = self.devices.apply_pulse(idx, amplitude, width, gate=gate)
         rows = np.unique(idx // (COLS * SIDES)).size
-        op = "form" if np.any(res.formed_now) else ("set" if amplitude > 0 else "reset")
+        op = op or ("form" if np.any(res.formed_now) else "set" if amplitude > 0 else "reset")
         self._record(op, idx.size, res.energy.sum(), rows * (width + self.pulse_overhead))
         return res
 
@@ -152,7 +152,7 @@ class RRAMDie:
             if todo.size == 0:
                 break
             n0 = len(self.log)
-            self.pulse(todo, v, width, gate)
+            self.pulse(todo, v, width, gate, op="form")
             r = self.read_resistance(todo)[0]
             done = r < r_formed
             v_form[todo[done]] = v
