@@ -139,3 +139,27 @@ def test_pulses_beyond_station_limits_are_refused_before_any_scpi(tmp_path, name
     emulator_defaults = (d.set_amplitude, d.reset_amplitude, d.form_stop)
     lab.close()
     assert emulator_defaults == (1.8, 1.4, 4.5)
+
+
+def test_station_limit_refuses_on_the_client_side(monkeypatch):
+    from labctl.station import LimitError
+
+    lab = Station.load("rram").connect(["die"])
+    try:
+        die = lab.instruments["die"]
+        sent, write = [], die.adapter.write
+
+        def spy(command, **kwargs):
+            sent.append(command)
+            write(command, **kwargs)
+
+        monkeypatch.setattr(die.adapter, "write", spy)
+        for name, value in (("set_amplitude", 2.6), ("reset_amplitude", 3.0),
+                            ("form_stop", 4.6), ("set_compliance", 350e-6)):
+            with pytest.raises(LimitError, match=name):
+                setattr(die, name, value)
+        assert sent == []
+        die.set_amplitude = 2.0  # within the limit: sent
+        assert sent[0] == ":SET:AMPL 2"
+    finally:
+        lab.close()
