@@ -274,14 +274,17 @@ def shipped_stations() -> list[Path]:
 
 def resolve_station(name_or_path: str | Path) -> Path:
     p = Path(name_or_path)
+    names = ", ".join(s.stem for s in shipped_stations())
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.is_file():
-            raise StationError(f"station file {str(p)!r} not found")
+            raise StationError(
+                f"station file {str(p)!r} not found: give an existing YAML file or a shipped "
+                f"station name ({names})"
+            )
         return p
     for shipped in shipped_stations():
         if shipped.stem == str(name_or_path):
             return shipped
-    names = ", ".join(s.stem for s in shipped_stations())
     raise StationError(f"no station {str(name_or_path)!r}: give a YAML path or one of: {names}")
 
 
