@@ -138,6 +138,14 @@ class LabSimVisaLibrary(compat.SimVisaLibrary):
             lib.reset()
 
     # -- I/O --------------------------------------------------------------------------------------
+    def open(self, session, resource_name, *args, **kwargs):
+        """Open as pyvisa-sim does, but refuse a resource the bench lacks (stock returns the error
+        status without raising, leaving a session that answers nothing), as real VISA does."""
+        new_session, status = super().open(session, resource_name, *args, **kwargs)
+        if status < 0:
+            raise errors.VisaIOError(status)
+        return new_session, status
+
     def read(self, session, count):
         """Chunked read (pyvisa-sim moves one byte per call), with VISA END/termchar semantics."""
         try:

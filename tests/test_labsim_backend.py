@@ -212,3 +212,8 @@ def test_malformed_block_is_a_block_error(awg):
     awg.write_raw(b":TRAC:DATA #3007abcdefg\n")
     assert awg.query(":SYST:ERR?").startswith("-160")
     assert awg.query(":TRAC:POIN?") == "0"
+
+
+def test_opening_a_resource_the_bench_lacks_is_refused(rm):
+    with pytest.raises(pyvisa.VisaIOError, match="RSRC_NFOUND"):
+        rm.open_resource("GPIB0::9::INSTR")
