@@ -287,6 +287,15 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    from labctl.demo import run_demo
+
+    out = Path(args.out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a directory")
+    return 1 if run_demo(out) else 0
+
+
 def cmd_recover(args) -> int:
     from labctl.store import clear_open_flags
 
@@ -358,6 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--entry")
     s.add_argument("--out-dir", help="where PNGs go (default: next to the file)")
     s.set_defaults(func=cmd_plot)
+
+    s = sub.add_parser("demo", help="run the paper's experiments on the simulated lab, with figures")
+    s.add_argument("--out-dir", default="labctl-demo", help="where runs and figures go (default: %(default)s)")
+    s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("recover", help="make a killed run's file openable by any HDF5 tool")
     s.add_argument("file")

@@ -30,6 +30,7 @@ import functools
 import importlib
 import importlib.resources
 import inspect
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -364,7 +365,11 @@ class Station:
                 if spec.visa_library:
                     kwargs["visa_library"] = spec.visa_library
                 try:
-                    inst = cls(spec.resource, **kwargs)
+                    with warnings.catch_warnings():
+                        # pymeasure asks its maintainers, not lab users, whether a driver speaks SCPI.
+                        warnings.filterwarnings("ignore", "It is not known whether this device support SCPI",
+                                                FutureWarning)
+                        inst = cls(spec.resource, **kwargs)
                 except Exception as exc:
                     raise StationError(
                         f"{where}: cannot open {spec.resource!r} with {cls.__name__} "

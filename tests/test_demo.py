@@ -1,0 +1,29 @@
+"""``labctl demo`` runs every protocol of its tour into a folder: a NeXus file and a figure each."""
+
+from labctl import demo
+from labctl.cli import main
+from labctl.protocol import get_protocol
+from labctl.results import open_run
+
+
+def test_tour_names_registered_protocols():
+    for name, params in demo.TOUR:
+        get_protocol(name)().set_values(params)  # raises on an unknown protocol or parameter
+
+
+def test_demo_writes_completed_runs_and_figures(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(demo, "TOUR", (("demo_iv", {"points": "5"}), ("rram_form_array", {})))
+    assert main(["demo", "--out-dir", str(tmp_path)]) == 0
+    for name, _ in demo.TOUR:
+        with open_run(tmp_path / f"{name}.h5") as run:
+            assert run.status == "completed"
+        assert list(tmp_path.glob(f"{name}_*.png"))
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("completed ") for line in lines) == 2
+
+
+def test_demo_refuses_a_file_as_output_directory(tmp_path, capsys):
+    target = tmp_path / "not-a-dir"
+    target.write_text("")
+    assert main(["demo", "--out-dir", str(target)]) == 2
+    assert "not a directory" in capsys.readouterr().err
