@@ -55,7 +55,7 @@ DEAD_STATION = textwrap.dedent(
         (["run", "demo_iv", "--station", "missing.yaml"], "station file 'missing.yaml' not found"),
         (["run", "demo_iv", "--station", "bad.yaml"], "'resource' is required"),
         (["run", "demo_iv", "--station", "garbage.yaml"], "not a readable YAML station file"),
-        (["run", "demo_iv", "--station", "dead.yaml"], "no instrument answers at 'GPIB0::9::INSTR'"),
+        (["run", "demo_iv", "--station", "dead.yaml"], "cannot open 'GPIB0::9::INSTR'"),
         (["run", "demo_iv", "--out", "nodir/x.h5"], "directory nodir does not exist"),
         (["show", "missing.h5"], "no such run file"),
         (["show", "garbage.yaml"], "not a readable HDF5 run file"),
