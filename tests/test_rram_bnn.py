@@ -1,0 +1,98 @@
+"""BNN inference on the simulated 2T2R die, end to end: accuracy versus weight bit-error rate."""
+
+import matplotlib
+import numpy as np
+import pytest
+
+from labctl import bnn
+from labctl.protocol import ParameterError, get_protocol
+from labctl.results import open_run
+from labctl.runner import Runner
+from labctl.station import Station
+
+matplotlib.use("Agg")
+NAME = "rram_bnn_inference"
+
+
+def run(path, **params):
+    cls = get_protocol(NAME)
+    return cls, Runner(cls(**params), Station.load(cls.STATION), path).run()
+
+
+def die_log():
+    lab = Station.load("rram").connect(["die"])
+    try:
+        return lab.instruments["die"].adapter.connection.visalib.bench.die.log
+    finally:
+        lab.close()
+
+
+@pytest.fixture(scope="module")
+def bnn_run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bnn") / "bnn.h5"
+    cls, res = run(path, compliances="8e-6, 20e-6, 100e-6", test_images=200)
+    assert res.status == "completed", res.message
+    return cls, path
+
+
+def test_accuracy_holds_at_low_ber_and_drops_at_high_ber(bnn_run):
+    _, path = bnn_run
+    with open_run(path) as r:
+        i_c, ber = r["compliance"].values, r["ber"].values
+        acc, soft = r["accuracy_die"].values, r["accuracy_software"].values
+        assert list(i_c) == [8e-6, 20e-6, 100e-6]
+        assert soft[0] > 0.75 and np.all(soft == soft[0])
+        # bit errors come from the devices: weak filaments at low programming current
+        assert ber[0] > 1e-2 and ber[1] <= 2e-3 and ber[2] <= 1e-3
+        assert ber[0] > ber[1] >= ber[2]
+        assert r["r_lrs_median"].values[0] > 5 * r["r_lrs_median"].values[2]
+        # the paper's claim: no accuracy loss while BER stays around 1e-3 or below
+        assert abs(acc[2] - soft[0]) <= 0.02 and abs(acc[1] - soft[0]) <= 0.02
+        assert r["agreement"].values[2] >= 0.97
+        # and a clear loss once errors are frequent
+        assert acc[0] < soft[0] - 0.1
+        flips = r["hidden_flips"].values
+        assert flips[0] > 0.05 > flips[2]
+        e = r["energy_per_bit"].values
+        assert e[0] < e[1] < e[2]
+        assert np.all(r["energy_per_image"].values > 0)
+
+
+def test_file_holds_a_network_that_reproduces_its_predictions(bnn_run):
+    """The stored weights, thresholds and output layer give back the recorded predictions."""
+    cls, path = bnn_run
+    with open_run(path) as r:
+        rows = r.data("weights").signal.values[-1].astype(bool)
+        net = bnn.BinaryNetwork(
+            np.concatenate([rows[:16], rows[16:]], axis=1),
+            r.data("thresholds").signal.values[-1],
+            r.data("output_weights").signal.values[-1].astype(bool),
+            r.data("output_scale").signal.values[-1],
+            r.data("output_bias").signal.values[-1])
+        x = r.data("test_inputs").signal.values[-1].astype(bool)
+        labels = r.data("labels").signal.values[-1]
+        soft = r.data("software_predictions").signal.values[-1]
+        assert x.shape == (200, 64)
+        assert np.array_equal(bnn.predict(net, x), soft)
+        assert bnn.accuracy(soft, labels) == pytest.approx(r["accuracy_software"].values[0])
+        popcounts = r.data("popcounts").signal.values
+        predictions = r.data("predictions").signal.values
+        assert popcounts.shape == (3, 200, 16)
+        for k in range(3):
+            assert np.array_equal(bnn.infer(net, popcounts[k]), predictions[k])
+            assert bnn.accuracy(predictions[k], labels) == pytest.approx(r["accuracy_die"].values[k])
+        # healthy die: every on-die popcount is the exact XNOR-popcount of the weights
+        assert np.array_equal(popcounts[2], bnn.hidden_popcounts(net, x))
+        errors = r.data("weight_error_map").signal.values
+        assert errors[0].sum() == r["weight_errors"].values[0] > 0
+        fig = cls.figure(r)
+        assert fig is not None and len(fig.axes) >= 3
+        matplotlib.pyplot.close(fig)
+
+
+def test_bad_inputs_are_refused_before_the_die_is_touched(tmp_path):
+    with pytest.raises(ParameterError, match="449 images"):
+        run(tmp_path / "big.h5", test_images=5000)
+    _, res = run(tmp_path / "bad.h5", compliances="20e-6, lots")
+    assert res.status == "failed" and "compliances" in res.message
+    assert die_log() == []
