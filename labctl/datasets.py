@@ -12,6 +12,7 @@ file (formant not measurable) becomes NaN.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from importlib import resources
 
 import numpy as np
@@ -53,6 +54,22 @@ def hillenbrand_text() -> str:
     return resources.files("labctl").joinpath(*_DIR, "vowdata.dat").read_text(encoding="ascii")
 
 
+@lru_cache(maxsize=1)
+def _all_tokens() -> VowelTokens:
+    """Every token of the file, parsed once (callers only get copies, through `take`)."""
+    names, rows = [], []
+    for line in hillenbrand_text().splitlines():
+        parts = line.split()
+        if len(parts) == 16 and len(parts[0]) == 5 and parts[0][0] in GROUPS:
+            names.append(parts[0])
+            rows.append([float(x) for x in parts[1:]])
+    values = np.array(rows)
+    values[:, 2:][values[:, 2:] == 0] = np.nan
+    return VowelTokens(formants=values[:, 2:6], contour=values[:, 6:15].reshape(-1, 3, 3),
+                       f0=values[:, 1], duration=values[:, 0] * 1e-3, vowel=np.array([n[3:5] for n in names]),
+                       group=np.array([n[0] for n in names]), speaker=np.array([int(n[1:3]) for n in names]))
+
+
 def load_hillenbrand(groups=GROUPS, vowels=VOWELS, complete: tuple[int, ...] = ()) -> VowelTokens:
     """Hillenbrand et al. (1995) vowel tokens of the given speaker groups and vowels (file order).
 
@@ -65,19 +82,8 @@ def load_hillenbrand(groups=GROUPS, vowels=VOWELS, complete: tuple[int, ...] = (
     if bad:
         raise ValueError(f"unknown group, vowel or formant number: {', '.join(bad)} "
                          f"(groups {GROUPS}, vowels {VOWELS}, formants 1-4)")
-    names, rows = [], []
-    for line in hillenbrand_text().splitlines():
-        parts = line.split()
-        if len(parts) == 16 and len(parts[0]) == 5 and parts[0][0] in GROUPS:
-            names.append(parts[0])
-            rows.append([float(x) for x in parts[1:]])
-    values = np.array(rows)
-    values[:, 2:][values[:, 2:] == 0] = np.nan
-    group = np.array([n[0] for n in names])
-    vowel = np.array([n[3:5] for n in names])
-    tokens = VowelTokens(formants=values[:, 2:6], contour=values[:, 6:15].reshape(-1, 3, 3),
-                         f0=values[:, 1], duration=values[:, 0] * 1e-3, vowel=vowel, group=group,
-                         speaker=np.array([int(n[1:3]) for n in names]))
+    tokens = _all_tokens()
+    group, vowel = tokens.group, tokens.vowel
     keep = np.isin(group, groups) & np.isin(vowel, vowels)
     for n in complete:
         keep &= np.isfinite(tokens.formants[:, n - 1])
