@@ -41,7 +41,8 @@ from labctl.protocols.rram_program_array import BIT_AXES
 N_IN, N_CLASSES = 64, 10
 N_HIDDEN = ROWS * COLS // N_IN  # 16 neurons of 64 weights fill the die
 SEGMENTS = N_IN // COLS  # input segments (one XNOR-popcount each) per image
-COMPLIANCE = (Column("compliance", "A", "SET compliance current"),)
+CONDITION = (Column("compliance", "A", "SET compliance current"),
+             Column("repeat", "", "Programming of the weights at this current"))
 IMAGE = Axis("image", "", "test image")
 NEURON = Axis("neuron", "", "hidden neuron")
 CLASS = Axis("class", "", "digit class")
@@ -58,6 +59,7 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
     COLUMNS = (Column("compliance", "A", "SET compliance current", axis=True),
                Column("accuracy_die", "", "Test accuracy, on-die hidden layer"),
                Column("accuracy_software", "", "Test accuracy, error-free (software)"),
+               Column("repeat", "", "Programming of the weights at this current"),
                Column("ber", "", "Weight bit-error rate (PCSA read-back)"),
                Column("weight_errors", "", "Weight bits read back wrong"),
                Column("agreement", "", "Fraction of predictions equal to software's"),
@@ -68,7 +70,7 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
                Column("r_lrs_median", "ohm", "Median LRS resistance"))
 
     compliances = Parameter("SET compliance currents for the weights (A, comma-separated)",
-                            default="8e-6, 10e-6, 15e-6, 20e-6, 30e-6, 100e-6")
+                            default="6e-6, 8e-6, 10e-6, 12e-6, 15e-6, 20e-6, 30e-6, 100e-6")
     seed = IntegerParameter("Seed of the training (initial weights, batches)", default=0,
                             minimum=0, maximum=2**31 - 1)
     data_seed = IntegerParameter("Seed of the train/test split of the digits", default=0,
@@ -76,6 +78,8 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
     epochs = IntegerParameter("Training epochs", default=30, minimum=1, maximum=1000)
     test_images = IntegerParameter("Test images classified on the die (0 = all)", default=0,
                                    minimum=0, maximum=10_000)
+    repeats = IntegerParameter("Programmings of the weights per current (fresh bit errors each)",
+                               default=1, minimum=1, maximum=1000)
 
     def arrays(self):
         n = self._n_test()
@@ -94,11 +98,11 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
             Array("software_predictions", (n,), "", "Error-free predictions", axes=(IMAGE,),
                   dtype="i1"),
             Array("weight_error_map", (ROWS, COLS), "", "Weight bits read back wrong",
-                  axes=BIT_AXES, index=COMPLIANCE, dtype="i1"),
+                  axes=BIT_AXES, index=CONDITION, dtype="i1"),
             Array("popcounts", (n, N_HIDDEN), "", "Hidden popcounts measured on the die",
-                  axes=(IMAGE, NEURON), index=COMPLIANCE, dtype="i2"),
+                  axes=(IMAGE, NEURON), index=CONDITION, dtype="i2"),
             Array("predictions", (n,), "", "On-die predictions", axes=(IMAGE,),
-                  index=COMPLIANCE, dtype="i1"),
+                  index=CONDITION, dtype="i1"),
         )
 
     def _n_test(self) -> int:
@@ -133,7 +137,8 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
         self.emit_array("labels", self.y.astype(np.int8))
         self.emit_array("software_predictions", soft.astype(np.int8))
         segments = self.x.reshape(len(self.x), SEGMENTS, COLS)
-        for k, i_c in enumerate(self.currents):
+        conditions = [(i_c, k) for i_c in self.currents for k in range(self.repeats)]
+        for n, (i_c, k) in enumerate(conditions):
             d.set_compliance = i_c
             d.program_array(self.pattern)
             energy = d.energy
@@ -149,11 +154,11 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
             energy_read = d.total_energy
             measured = bnn.row_popcounts_to_neurons(counts, N_HIDDEN)
             predicted = bnn.infer(net, measured)
-            self.emit_array("weight_error_map", errors.astype(np.int8), compliance=i_c)
-            self.emit_array("popcounts", measured.astype(np.int16), compliance=i_c)
-            self.emit_array("predictions", predicted.astype(np.int8), compliance=i_c)
+            self.emit_array("weight_error_map", errors.astype(np.int8), compliance=i_c, repeat=k)
+            self.emit_array("popcounts", measured.astype(np.int16), compliance=i_c, repeat=k)
+            self.emit_array("predictions", predicted.astype(np.int8), compliance=i_c, repeat=k)
             flips = (measured >= net.hidden_thresholds) != (ideal >= net.hidden_thresholds)
-            self.emit_point(compliance=i_c, accuracy_die=bnn.accuracy(predicted, self.y),
+            self.emit_point(compliance=i_c, repeat=k, accuracy_die=bnn.accuracy(predicted, self.y),
                             accuracy_software=acc_soft, ber=errors.mean(),
                             weight_errors=int(errors.sum()),
                             agreement=float(np.mean(predicted == soft)),
@@ -162,28 +167,35 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
                             energy_per_bit=energy / errors.size,
                             energy_per_image=energy_read / len(self.x),
                             r_lrs_median=float(np.median(r[want_lrs])))
-            self.progress(k + 1, len(self.currents))
+            self.progress(n + 1, len(conditions))
 
     @classmethod
     def figure(cls, run):
         import matplotlib.pyplot as plt
 
         i_c, ber = run["compliance"].values, run["ber"].values
-        acc, soft = run["accuracy_die"].values, run["accuracy_software"].values
-        floor = 0.5 / (ROWS * COLS)  # zero errors drawn at half a count
+        acc, soft = run["accuracy_die"].values, run["accuracy_software"].values[0]
+        floor = 0.5 / (ROWS * COLS)  # zero errors drawn at half a count, as open markers
+        shown, zero = np.maximum(ber, floor), ber == 0
+        currents = np.unique(i_c)
+        mean_acc = np.array([acc[i_c == c].mean() for c in currents])
+        mean_ber = np.array([ber[i_c == c].mean() for c in currents])
         fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
         ax = axes[0]
-        ax.semilogx(i_c * 1e6, acc, "o-", label="on die")
-        ax.axhline(soft[0], color="k", ls="--", label="software (error-free)")
+        ax.semilogx(i_c * 1e6, acc, ".", color="tab:blue", alpha=0.4)
+        ax.semilogx(currents * 1e6, mean_acc, "o-", color="tab:blue", label="on die")
+        ax.axhline(soft, color="k", ls="--", label="software (error-free)")
         ax.set_xlabel("SET compliance current (uA)")
         ax.set_ylabel("Test accuracy")
         ax.legend(fontsize=8, loc="lower right")
         twin = ax.twinx()
-        twin.semilogy(i_c * 1e6, np.maximum(ber, floor), "s:", color="tab:red")
+        twin.semilogy(currents * 1e6, np.maximum(mean_ber, floor), "s:", color="tab:red")
         twin.set_ylabel("Weight bit-error rate", color="tab:red")
         ax = axes[1]
-        ax.semilogx(np.maximum(ber, floor), acc, "o", label="on die")
-        ax.axhline(soft[0], color="k", ls="--", label="software (error-free)")
+        ax.semilogx(shown[~zero], acc[~zero], "o", color="tab:blue", label="on die")
+        ax.semilogx(shown[zero], acc[zero], "o", mfc="none", color="tab:blue",
+                    label="on die, no error read")
+        ax.axhline(soft, color="k", ls="--", label="software (error-free)")
         ax.axvline(1e-3, color="gray", ls=":", label="BER 1e-3")
         ax.set_xlabel("Weight bit-error rate")
         ax.set_ylabel("Test accuracy")

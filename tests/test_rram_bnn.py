@@ -12,6 +12,8 @@ from labctl.station import Station
 
 matplotlib.use("Agg")
 NAME = "rram_bnn_inference"
+CURRENTS = [8e-6, 20e-6, 100e-6]
+IMAGES = 200
 
 
 def run(path, **params):
@@ -30,32 +32,41 @@ def die_log():
 @pytest.fixture(scope="module")
 def bnn_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("bnn") / "bnn.h5"
-    cls, res = run(path, compliances="8e-6, 20e-6, 100e-6", test_images=200)
+    cls, res = run(path, compliances=", ".join(map(str, CURRENTS)), repeats=2, test_images=IMAGES)
     assert res.status == "completed", res.message
     return cls, path
+
+
+def per_current(values):
+    """(current, repeat) records -> shape (currents, repeats)."""
+    return np.asarray(values).reshape(len(CURRENTS), 2, *np.shape(values)[1:])
 
 
 def test_accuracy_holds_at_low_ber_and_drops_at_high_ber(bnn_run):
     _, path = bnn_run
     with open_run(path) as r:
-        i_c, ber = r["compliance"].values, r["ber"].values
-        acc, soft = r["accuracy_die"].values, r["accuracy_software"].values
-        assert list(i_c) == [8e-6, 20e-6, 100e-6]
+        i_c = per_current(r["compliance"].values)
+        ber, acc = per_current(r["ber"].values), per_current(r["accuracy_die"].values)
+        soft = r["accuracy_software"].values
+        assert list(i_c[:, 0]) == CURRENTS and list(r["repeat"].values[:2]) == [0, 1]
         assert soft[0] > 0.75 and np.all(soft == soft[0])
         # bit errors come from the devices: weak filaments at low programming current
-        assert ber[0] > 1e-2 and ber[1] <= 2e-3 and ber[2] <= 1e-3
-        assert ber[0] > ber[1] >= ber[2]
-        assert r["r_lrs_median"].values[0] > 5 * r["r_lrs_median"].values[2]
-        # the paper's claim: no accuracy loss while BER stays around 1e-3 or below
-        assert abs(acc[2] - soft[0]) <= 0.02 and abs(acc[1] - soft[0]) <= 0.02
-        assert r["agreement"].values[2] >= 0.97
-        # and a clear loss once errors are frequent
-        assert acc[0] < soft[0] - 0.1
-        flips = r["hidden_flips"].values
-        assert flips[0] > 0.05 > flips[2]
-        e = r["energy_per_bit"].values
+        assert np.all(ber[0] > 1e-2) and np.all(ber[1] <= 4e-3) and np.all(ber[2] <= 1e-3)
+        lrs = per_current(r["r_lrs_median"].values)
+        assert np.all(lrs[0] > 5 * lrs[2])
+        # the paper's claim: no accuracy loss while BER stays around 1e-3 or below ...
+        assert np.all(np.abs(acc[1:] - soft[0]) <= 0.02)
+        assert np.all(per_current(r["agreement"].values)[2] >= 0.97)
+        # ... and a clear loss once errors are frequent
+        assert np.all(acc[0] < soft[0] - 0.05) and acc[0].mean() < soft[0] - 0.08
+        flips = per_current(r["hidden_flips"].values)
+        assert flips[0].min() > 0.05 > flips[2].max()
+        e = per_current(r["energy_per_bit"].values)[:, 0]
         assert e[0] < e[1] < e[2]
         assert np.all(r["energy_per_image"].values > 0)
+        # every programming draws fresh errors (cycle-to-cycle variability), not a fixed mask
+        maps = per_current(r.data("weight_error_map").signal.values).astype(bool)
+        assert not np.array_equal(maps[0, 0], maps[0, 1])
 
 
 def test_file_holds_a_network_that_reproduces_its_predictions(bnn_run):
@@ -72,17 +83,17 @@ def test_file_holds_a_network_that_reproduces_its_predictions(bnn_run):
         x = r.data("test_inputs").signal.values[-1].astype(bool)
         labels = r.data("labels").signal.values[-1]
         soft = r.data("software_predictions").signal.values[-1]
-        assert x.shape == (200, 64)
+        assert x.shape == (IMAGES, 64)
         assert np.array_equal(bnn.predict(net, x), soft)
         assert bnn.accuracy(soft, labels) == pytest.approx(r["accuracy_software"].values[0])
         popcounts = r.data("popcounts").signal.values
         predictions = r.data("predictions").signal.values
-        assert popcounts.shape == (3, 200, 16)
-        for k in range(3):
+        assert popcounts.shape == (2 * len(CURRENTS), IMAGES, 16)
+        for k in range(len(predictions)):
             assert np.array_equal(bnn.infer(net, popcounts[k]), predictions[k])
             assert bnn.accuracy(predictions[k], labels) == pytest.approx(r["accuracy_die"].values[k])
         # healthy die: every on-die popcount is the exact XNOR-popcount of the weights
-        assert np.array_equal(popcounts[2], bnn.hidden_popcounts(net, x))
+        assert np.array_equal(popcounts[-1], bnn.hidden_popcounts(net, x))
         errors = r.data("weight_error_map").signal.values
         assert errors[0].sum() == r["weight_errors"].values[0] > 0
         fig = cls.figure(r)
