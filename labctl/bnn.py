@@ -14,7 +14,8 @@ IEDM 2018; T. Hirtzlin et al., Front. Neurosci. 13, 1383, 2020): with {-1, +1} c
 threshold ``T`` (the weights of neurons whose ``gamma`` is negative are stored complemented so that
 every neuron compares with ``>=``). The hidden layer is thus XNOR + popcount + one comparison per
 neuron; the small output layer keeps its batch-norm as a per-class scale and offset and is
-evaluated digitally (argmax of the class scores).
+evaluated digitally (argmax of the class scores). A neuron wider than a memory row spans several
+rows (:func:`to_rows`), and adders sum their popcounts (:func:`row_popcounts_to_neurons`).
 
 Data: the 8 x 8 handwritten digits bundled with scikit-learn (``load_digits``, 1797 images,
 E. Alpaydin and C. Kaynak, UCI 1998), pixels 0-16 binarized at a quarter of full scale.
