@@ -137,6 +137,7 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
         self.emit_array("labels", self.y.astype(np.int8))
         self.emit_array("software_predictions", soft.astype(np.int8))
         segments = self.x.reshape(len(self.x), SEGMENTS, COLS)
+        want_lrs = np.stack([self.pattern, ~self.pattern], axis=-1)
         conditions = [(i_c, k) for i_c in self.currents for k in range(self.repeats)]
         for n, (i_c, k) in enumerate(conditions):
             d.set_compliance = i_c
@@ -144,7 +145,6 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
             energy = d.energy
             errors = d.read_array() != self.pattern
             r = d.array_resistance()
-            want_lrs = np.stack([self.pattern, ~self.pattern], axis=-1)
             d.clear_energy()
             counts = np.empty((len(self.x), SEGMENTS, ROWS), int)
             for i, image in enumerate(segments):
