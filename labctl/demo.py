@@ -16,6 +16,7 @@ TOUR: tuple[tuple[str, dict[str, str]], ...] = (
     ("rram_form_array", {}),
     ("rram_bit_error_rate", {}),
     ("rram_endurance", {}),
+    ("rram_bnn_inference", {}),
     ("stno_frequency_vs_current", {}),
     ("stno_injection_locking", {}),
     ("stno_mutual_sync", {}),
