@@ -1,10 +1,10 @@
 """Every private detail of pyvisa-sim that labctl relies on, in one place.
 
 pyvisa-sim has no public extension point. We reuse its YAML parser, its session classes and its
-dialogue/property matching, and touch three private attributes: ``Devices._internal`` (resource ->
-device map), ``Device._output_buffers`` (pending responses) and ``Device._query_eom``/``_response_eom``
-(message terminators). The pyvisa-sim minor version is pinned in pyproject.toml;
-``tests/test_labsim_backend.py`` fails loudly if these names move.
+dialogue/property matching, and touch these internals: ``Session.attrs`` (attribute cache),
+``Devices._internal`` (resource -> device map), ``Device._output_buffers`` (pending responses) and
+``Device._query_eom``/``_response_eom`` (message terminators). The pyvisa-sim minor version is pinned in
+pyproject.toml; ``tests/test_labsim_backend.py`` fails loudly if these names move.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections import deque
 from pyvisa_sim.devices import Device, Devices
 from pyvisa_sim.highlevel import SimVisaLibrary
 
-__all__ = ["Device", "Devices", "SimVisaLibrary", "device_map", "eoms", "output_buffers", "take_output"]
+__all__ = ["Device", "Devices", "SimVisaLibrary", "device_map", "eoms", "output_buffers", "session_attribute",
+           "take_output"]
 
 
 def device_map(devices: Devices) -> dict[str, Device]:
@@ -25,6 +26,15 @@ def device_map(devices: Devices) -> dict[str, Device]:
 def eoms(device: Device) -> tuple[bytes, bytes]:
     """(query terminator, response terminator) chosen by pyvisa-sim for the device's interface."""
     return device._query_eom, device._response_eom
+
+
+def session_attribute(session, attribute):
+    """A session attribute's value: from the session's ``attrs`` cache once set, else through
+    ``get_attribute`` (which validates and caches the VISA default). Saves its checks on every read."""
+    try:
+        return session.attrs[attribute]
+    except KeyError:
+        return session.get_attribute(attribute)[0]
 
 
 def output_buffers(device: Device) -> deque[bytearray]:

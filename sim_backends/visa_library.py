@@ -43,11 +43,14 @@ class EmulatedDevice:
         self._input = bytearray()
 
     def write(self, data: bytes) -> None:
-        self._input += data
-        if not _message_complete(self._input, self.query_eom):
-            return
-        message = bytes(self._input[: -len(self.query_eom)])
-        self._input.clear()
+        if not self._input and b"#" not in data and data.endswith(self.query_eom):
+            message = data[: -len(self.query_eom)]  # the common case: one whole text message
+        else:
+            self._input += data
+            if not _message_complete(self._input, self.query_eom):
+                return
+            message = bytes(self._input[: -len(self.query_eom)])
+            self._input.clear()
         if self.output:  # a new message discards an unread response (IEEE 488.2 6.3.2.3)
             self.output.clear()
             self.emulator.push_error(-410)
@@ -157,8 +160,8 @@ class LabSimVisaLibrary(compat.SimVisaLibrary):
             return b"", constants.StatusCode.error_nonsupported_operation
         attr = constants.ResourceAttribute
         termchar = None
-        if sess.get_attribute(attr.termchar_enabled)[0]:
-            termchar = sess.get_attribute(attr.termchar)[0]
+        if compat.session_attribute(sess, attr.termchar_enabled):
+            termchar = compat.session_attribute(sess, attr.termchar)
         if isinstance(device, EmulatedDevice):
             buffers = device.output
         else:
@@ -168,7 +171,7 @@ class LabSimVisaLibrary(compat.SimVisaLibrary):
                 device.emulator.query_unterminated()
             raise errors.VisaIOError(constants.VI_ERROR_TMO)
         chunk, end = compat.take_output(buffers, count, termchar)
-        if end and not sess.get_attribute(attr.suppress_end_enabled)[0]:
+        if end and not compat.session_attribute(sess, attr.suppress_end_enabled):
             return chunk, constants.StatusCode.success
         if termchar is not None and chunk.endswith(bytes((termchar,))):
             return chunk, constants.StatusCode.success_termination_character_read
