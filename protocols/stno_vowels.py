@@ -408,6 +408,7 @@ def vowel_figure(run):
     """Accuracy per epoch, test confusion matrix, the trained synchronization maps over the input plane
     with the test tokens, and the oscillators' frequencies along training."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axs = plt.subplots(2, 2, figsize=(11, 8.5), layout="constrained")
     acc = run.data("accuracy")
@@ -417,6 +418,7 @@ def vowel_figure(run):
         ax.plot(epochs, 100 * acc.signal.values[:, j], "o-", label=label)
     ax.axhline(100 / len(VOWELS), color="grey", ls=":", label="chance")
     ax.set(xlabel="Epoch", ylabel="Recognition rate (%)", ylim=(0, 100))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
     ax.grid(True, alpha=0.3)
 
