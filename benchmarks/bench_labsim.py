@@ -11,27 +11,17 @@ equivalent YAML whose dialogue answers a response of the same byte length (YAML 
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pyvisa
+from timing import best_of
 
 from labctl.sim_backends.bench_file import resolve
 
 DEMO = str(resolve("demo.yaml"))
 SMU, AWG = "GPIB0::24::INSTR", "USB0::0x0957::0x2807::MY00000001::INSTR"
 
-
-def best_of(fn, repeat: int, number: int) -> float:
-    """Seconds per call: the best of ``repeat`` batches of ``number`` calls (least disturbed by load)."""
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / number)
-    return best
 
 
 def stock_block_yaml(directory: Path, nbytes: int) -> str:

@@ -11,6 +11,7 @@ import time
 import warnings
 
 import numpy as np
+from timing import best_of
 
 from labctl.instruments.die_controller import DieController
 from labctl.sim_backends.bench_file import resolve
@@ -18,14 +19,6 @@ from labctl.sim_backends.bench_file import resolve
 warnings.simplefilter("ignore", FutureWarning)
 LIB = str(resolve("rram.yaml")) + "@labsim"
 
-
-def best_of(fn, repeat: int) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:

@@ -8,20 +8,10 @@ programming physics (whole-die pulses, program-and-verify) and of a 10^6-cycle e
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
+from timing import best_of
 
 from labctl.sim_backends.physics.rram_die import COLS, N_DEVICES, ROWS, SET, RRAMDie
-
-
-def best_of(fn, repeat: int = 5) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:
