@@ -21,8 +21,8 @@ class VirtualClock:
         return self._now
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("time does not run backwards")
+        if not seconds >= 0:  # also refuses NaN, which would poison every later reading
+            raise ValueError(f"time does not run backwards (advance by {seconds})")
         self._now += seconds
         return self._now
 
@@ -85,6 +85,8 @@ class TwoTerminalDevice:
         """
         lo, hi = 0.0, float(v_bound)
         f_lo = float(self.current(lo)) - i
+        if f_lo == 0.0:  # the root is the interval's end (0 A into a passive device: 0 V)
+            return lo
         for _ in range(60):
             mid = 0.5 * (lo + hi)
             f_mid = float(self.current(mid)) - i

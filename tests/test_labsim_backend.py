@@ -59,6 +59,19 @@ def test_compliance_limits_current_and_sets_status_bit():
     assert status & 8
 
 
+def test_current_source_at_zero_reads_zero_volts_not_compliance():
+    smu = Keithley2400("GPIB0::24::INSTR", visa_library=LABSIM)
+    smu.apply_current(compliance_voltage=10)
+    smu.source_current = 0.0
+    smu.enable_source()
+    values = smu.values(":READ?")
+    voltage, status = values[0], int(values[4])
+    assert abs(voltage) < 1e-3  # a passive device carrying 0 A has 0 V across it
+    assert not status & 8
+    smu.source_current = 1e-3
+    assert 0.4 < smu.voltage < 1.0  # forward diode drop at 1 mA
+
+
 def test_bench_time_advances_with_integration_not_wall_time(smu, rm):
     clock = clock_of(rm)
     assert clock is rm.visalib.bench.clock and not isinstance(clock, WallClock)
