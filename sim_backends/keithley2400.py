@@ -38,7 +38,7 @@ class Keithley2400(ScpiEmulator):
     idn = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,4000001,C32   Oct  4 2010 14:20:11/A02  /S/K"
     command_time = 2e-4
 
-    output = Setting(":OUTPut[:STATe]", Bool(), False, on_change="_output_changed")
+    output = Setting(":OUTPut[:STATe]", Bool(), False)
     output_off_mode = Setting(":OUTPut:SMODe", Choice("HIMPedance", "NORMal", "ZERO", "GUARd"), "NORM")
     source_function = Setting("[:SOURce]:FUNCtion[:MODE]", Choice("VOLTage", "CURRent"), "VOLT")
     source_voltage = Setting("[:SOURce]:VOLTage[:LEVel][:IMMediate][:AMPLitude]", Float(-V_MAX, V_MAX, "V"), 0.0)
@@ -88,11 +88,6 @@ class Keithley2400(ScpiEmulator):
         super().reset()
         self.elements = ["VOLT", "CURR", "RES", "TIME", "STAT"]
         self.sense_functions = {"CURR"}
-        self.last = (0.0, 0.0, 0)
-
-    def _output_changed(self, on: bool) -> None:
-        if not on:  # output off: the DUT sees an open circuit
-            self.last = (0.0, 0.0, 0)
 
     def _bias(self) -> tuple | None:
         """What the terminals impose now: (function, level, compliance), or None with the output off."""
@@ -110,10 +105,15 @@ class Keithley2400(ScpiEmulator):
         if after != before and self.dut is not None:
             with self.bench.lock:
                 if after is None:
-                    getattr(self.dut, "release", lambda: None)()
+                    self._release()
                 else:
                     self.dut.apply(*after, 0.0)
         return response
+
+    def _release(self) -> None:
+        """Output off: the DUT sees an open circuit."""
+        if self.dut is not None:
+            getattr(self.dut, "release", lambda: None)()
 
     # -- measurement ----------------------------------------------------------------------------
     def _reading(self) -> tuple[float, float, float, float, int]:
@@ -124,7 +124,8 @@ class Keithley2400(ScpiEmulator):
         aperture = nplc / float(self.line_frequency)
         delay = self.source_delay + self.trigger_delay
         if self.dut is None:
-            v, i = (level, 0.0) if src == "VOLT" else (np.copysign(limit, level) if level else 0.0, level)
+            # open terminals: no current flows; a current source rises to its compliance voltage
+            v, i = (level, 0.0) if src == "VOLT" else (np.copysign(limit, level) if level else 0.0, 0.0)
         else:
             v, i = self.dut.apply(src, level, limit, delay + aperture)
         self.clock.advance(delay + aperture)
@@ -141,7 +142,6 @@ class Keithley2400(ScpiEmulator):
         else:
             i_meas = i if not in_compliance else i_meas
         r = v_meas / i_meas if i_meas != 0 else 9.91e37  # 9.91e37 is the 2400's NaN
-        self.last = (v_meas, i_meas, status)
         return v_meas, i_meas, r, self.clock.now(), status
 
     def _read(self) -> str:
@@ -156,7 +156,7 @@ class Keithley2400(ScpiEmulator):
             readings.extend(f"{values[e]:+.6E}" for e in self.elements)
         if self.auto_output_off:
             self.output = False
-            self._output_changed(False)
+            self._release()
         return ",".join(readings)
 
     @command(":READ?", ":MEASure[:CURRent][:DC]?", ":MEASure:VOLTage[:DC]?", ":MEASure:RESistance?",

@@ -165,3 +165,13 @@ def test_station_refuses_unsafe_requests_before_sending_them():
         assert np.all(bench.currents == 0)
     finally:
         lab.close()
+
+
+def test_smu_auto_output_off_stops_biasing_the_oscillator(lab):
+    bench, smu = lab[0], lab[1]
+    smu.apply_current(compliance_voltage=2)
+    smu.source_current = 3e-3
+    smu.write(":SOUR:CLE:AUTO ON")
+    smu.values(":READ?")  # output on for the reading only (manual: auto output-off)
+    assert smu.values(":OUTP?") == [0]
+    assert np.all(bench.currents == 0)
