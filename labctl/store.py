@@ -192,8 +192,12 @@ class _Appender:
         self.mspace = h5py.h5s.create_simple((1, *self.tail))
         self.count = (1, *self.tail)
 
-    def append(self, n: int, value) -> None:
-        buf = np.ascontiguousarray(value, dtype=self.dtype).reshape(self.count)
+    def buffer(self, value) -> np.ndarray:
+        """``value`` as one record (ValueError/TypeError if it cannot be one); nothing written."""
+        return np.ascontiguousarray(value, dtype=self.dtype).reshape(self.count)
+
+    def append(self, n: int, buf: np.ndarray) -> None:
+        """Write record ``n`` from :meth:`buffer`'s result."""
         self.dsid.set_extent((n + 1, *self.tail))
         fspace = self.dsid.get_space()
         fspace.select_hyperslab((n, *(0 for _ in self.tail)), self.count)
@@ -401,9 +405,11 @@ class RunWriter:
             self.start()
         if "time" not in values:
             values["time"] = self.elapsed()
+        # every value converted first: a bad one fails before any column grows (no ragged columns)
+        bufs = [app.buffer(values.get(c.name, _missing(app.dtype))) for c, app in self._points]
         n = self.n_points
-        for c, app in self._points:
-            app.append(n, values.get(c.name, _missing(app.dtype)))
+        for (_, app), buf in zip(self._points, bufs, strict=True):
+            app.append(n, buf)
         self.n_points = n + 1
         self.file.flush()
 
@@ -417,12 +423,13 @@ class RunWriter:
         unknown = set(index) - {c.name for c, _ in ch.index}
         if unknown:
             raise KeyError(f"array {name!r}: unknown index {sorted(unknown)}")
+        bufs = [(ch.data, ch.data.buffer(arr))]
+        bufs += [(app, app.buffer(index.get(c.name, _missing(app.dtype)))) for c, app in ch.index]
+        bufs.append((ch.time, ch.time.buffer(self.elapsed())))
         if not self._streaming:
             self.start()
-        ch.data.append(ch.n, arr)
-        for c, app in ch.index:
-            app.append(ch.n, index.get(c.name, _missing(app.dtype)))
-        ch.time.append(ch.n, self.elapsed())
+        for app, buf in bufs:
+            app.append(ch.n, buf)
         ch.n += 1
         self.file.flush()
 
@@ -504,7 +511,6 @@ class RunWriter:
                 f"{exc_type.__name__}: {exc}",
                 "".join(_tb.format_exception(exc_type, exc, tb)),
             )
-
 
 
 # -- recovery of a killed writer's file ---------------------------------------------------------

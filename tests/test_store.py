@@ -108,6 +108,22 @@ def test_schema_is_enforced(tmp_path):
         Array("m", (2, 2), axes=(Axis("row"),))
 
 
+def test_a_value_that_cannot_be_stored_writes_nothing(tmp_path):
+    w = RunWriter(tmp_path / "r.h5", COLUMNS, [SPECTRUM])
+    w.append(voltage=0.0, current=0.0)
+    with pytest.raises(ValueError):
+        w.append(voltage=1.0, current="high")  # the first column must not grow alone
+    with pytest.raises(ValueError):
+        w.append_array("spectrum", np.zeros(8), dc_current="x")
+    w.append_array("spectrum", np.ones(8), dc_current=1e-3)
+    w.finish("failed", "bad value")
+    with open_run(tmp_path / "r.h5") as run:
+        assert run["voltage"].values.tolist() == [0.0] and run["current"].values.tolist() == [0.0]
+        d = run.data("spectrum")
+        assert d.signal.values.shape == (1, 8) and d.fields["dc_current"].values.tolist() == [1e-3]
+        assert d.fields["time"].values.shape == (1,)
+
+
 def test_context_manager_marks_failure_with_traceback(tmp_path):
     with pytest.raises(ZeroDivisionError):
         with RunWriter(tmp_path / "r.h5", COLUMNS) as w:
