@@ -304,8 +304,8 @@ class Station:
         path = resolve_station(name_or_path)
         where = str(path)
         try:
-            doc = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as exc:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise StationError(f"{where}: not a readable YAML station file ({first})") from None
         if not isinstance(doc, Mapping) or not isinstance(doc.get("roles"), Mapping):
@@ -325,15 +325,21 @@ class Station:
             limits = spec.get("limits") or {}
             if not isinstance(limits, Mapping):
                 raise StationError(f"{w}: 'limits' must map names to bounds")
+            kwargs = spec.get("kwargs") or {}
+            if not isinstance(kwargs, Mapping):
+                raise StationError(f"{w}: 'kwargs' must map driver argument names to values")
+            snapshot = spec.get("snapshot") or []
+            if not isinstance(snapshot, list):
+                raise StationError(f"{w}: 'snapshot' must be a list of property names")
             lib = str(spec.get("visa_library") or doc.get("visa_library") or "")
             roles[str(role)] = RoleSpec(
                 role=str(role),
                 driver=spec["driver"],
                 resource=spec["resource"],
                 visa_library=_resolve_library(lib, path, w) if lib else "",
-                kwargs=dict(spec.get("kwargs") or {}),
+                kwargs=dict(kwargs),
                 limits=[Limit.parse(str(k), v, w) for k, v in limits.items()],
-                snapshot=[str(s) for s in spec.get("snapshot") or []],
+                snapshot=[str(s) for s in snapshot],
             )
         return cls(
             name=str(doc.get("name") or path.stem),

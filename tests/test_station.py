@@ -76,11 +76,20 @@ def _station(tmp_path, body):
         ("roles:\n  smu: {driver: a.B, resource: X, limits: {v: {top: 1}}}\n", "unknown key"),
         ("roles:\n  smu: {driver: a.B, resource: X, visa_library: nope.yaml@labsim}\n",
          "bench file 'nope.yaml' not found"),
+        ("roles:\n  smu: {driver: a.B, resource: X, kwargs: 3}\n", "'kwargs' must map"),
+        ("roles:\n  smu: {driver: a.B, resource: X, snapshot: source_voltage}\n", "'snapshot' must be a list"),
     ],
 )
 def test_bad_station_files_give_clear_errors(tmp_path, body, message):
     with pytest.raises(StationError, match=message):
         Station.load(_station(tmp_path, body))
+
+
+def test_binary_station_file_gives_a_clear_error(tmp_path):
+    path = tmp_path / "st.yaml"
+    path.write_bytes(b"\xf9\x00\xff roles")
+    with pytest.raises(StationError, match="not a readable YAML"):
+        Station.load(path)
 
 
 def test_station_wide_visa_library_is_the_default_of_every_role(tmp_path):
