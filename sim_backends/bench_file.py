@@ -65,18 +65,27 @@ class BenchFile:
     @classmethod
     def load(cls, path: str | Path) -> BenchFile:
         path = resolve(path)
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        bench = data.get("x-bench") or {}
-        devices = {
-            name: DeviceSpec(name, d.get("x-model"), dict(d.get("x-options") or {}))
-            for name, d in (data.get("devices") or {}).items()
-        }
-        resources = {r: d["device"] for r, d in (data.get("resources") or {}).items()}
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ValueError(f"{path}: not a readable YAML bench file ({str(exc).splitlines()[0]})") from None
+        bench = _section(data, "x-bench", path, "the bench file")
+        devices = {}
+        for name, d in _section(data, "devices", path, "the bench file").items():
+            where = f"device {name!r}"
+            devices[name] = DeviceSpec(name, _section(d, "x-model", path, where, str) or None,
+                                       dict(_section(d, "x-options", path, where)))
+        resources = {}
+        for r, d in _section(data, "resources", path, "the bench file").items():
+            device = _section(d, "device", path, f"resource {r!r}", str)
+            if not device:
+                raise ValueError(f"{path}: resource {r!r} needs 'device: NAME'")
+            resources[r] = device
         return cls(
             path=path,
             model=bench.get("model", "labctl.sim_backends.bench:Bench"),
             seed=int(bench.get("seed", 0)),
-            params=dict(bench.get("params") or {}),
+            params=dict(_section(bench, "params", path, "x-bench")),
             devices=devices,
             resources=resources,
         )
@@ -86,6 +95,16 @@ class BenchFile:
 
     def build_bench(self) -> Bench:
         return import_object(self.model)(seed=self.seed, **self.params)
+
+
+def _section(parent: Any, key: str, path: Path, where: str, kind: type = dict) -> Any:
+    """``parent[key]`` checked to be a ``kind`` (empty if absent); ValueError naming the file if not."""
+    if not isinstance(parent, dict):
+        raise ValueError(f"{path}: {where} must be a mapping")
+    value = parent.get(key) or kind()
+    if not isinstance(value, kind):
+        raise ValueError(f"{path}: {key!r} of {where} must be a {'mapping' if kind is dict else 'string'}")
+    return value
 
 
 def describe(path: str | Path) -> dict[str, Any]:

@@ -60,12 +60,15 @@ DEAD_STATION = textwrap.dedent(
         (["show", "missing.h5"], "no such run file"),
         (["show", "garbage.yaml"], "not a readable HDF5 run file"),
         (["bench", "show", "nope.yaml"], "no bench file 'nope.yaml'"),
+        (["bench", "show", "garbage.yaml"], "not a readable YAML bench file"),
+        (["bench", "show", "nodevice.yaml"], "resource 'X' needs 'device: NAME'"),
     ],
 )
 def test_bad_input_gives_one_line_exit_2_and_no_file(in_tmp, capsys, args, message):
     (in_tmp / "bad.yaml").write_text(BAD_STATION)
     (in_tmp / "garbage.yaml").write_text("roles: [unclosed\n")
     (in_tmp / "dead.yaml").write_text(DEAD_STATION)
+    (in_tmp / "nodevice.yaml").write_text("resources:\n  X: {}\n")
     before = set(os.listdir(in_tmp))
     assert main(args) == 2
     line = _error_line(capsys)
