@@ -262,8 +262,11 @@ class Protocol(Procedure):
 
     def wait(self, seconds: float) -> None:
         """Let ``seconds`` pass on the run's clock, checkpointing at least every 0.25 s."""
+        seconds = float(seconds)
+        if seconds != seconds:  # NaN: the loop below would never end
+            raise ValueError("wait(NaN): the time to wait is not a number")
         clock = self._clock()
-        end = clock.now() + float(seconds)
+        end = clock.now() + seconds
         while True:
             self.checkpoint()
             remaining = end - clock.now()

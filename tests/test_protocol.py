@@ -72,6 +72,8 @@ def test_wait_goes_through_the_run_clock_in_slices():
     p, _ = _bound()
     p.wait(1.0)
     assert p.now() == pytest.approx(1.0) and len(p.clock.sleeps) == 4  # 0.25 s slices
+    with pytest.raises(ValueError, match="NaN"):
+        p.wait(float("nan"))  # would otherwise loop forever without the clock moving
 
 
 def test_abort_lands_at_the_next_checkpoint():
