@@ -42,6 +42,12 @@ class EmulatedDevice:
         self.output: deque[bytearray] = deque()
         self._input = bytearray()
 
+    def power_on(self, emulator: ScpiEmulator) -> None:
+        """A fresh instrument behind the same session: pending input and responses are gone."""
+        self.emulator = emulator
+        self.output.clear()
+        self._input.clear()
+
     def write(self, data: bytes) -> None:
         if not self._input and b"#" not in data and data.endswith(self.query_eom):
             message = data[: -len(self.query_eom)]  # the common case: one whole text message
@@ -119,8 +125,7 @@ class LabSimVisaLibrary(compat.SimVisaLibrary):
                 continue
             emulator = spec.build_emulator(self.bench, stock.name)
             if resource in self._emulated:
-                self._emulated[resource].emulator = emulator
-                self._emulated[resource].output.clear()
+                self._emulated[resource].power_on(emulator)
             else:
                 device = EmulatedDevice(stock.name, emulator, *compat.eoms(stock))
                 self._emulated[resource] = device

@@ -158,6 +158,10 @@ def test_state_outlives_close_until_reset():
     assert float(inst.query(":SOUR:VOLT?")) == 4.0
     rm.visalib.reset()
     assert float(inst.query(":SOUR:VOLT?")) == 0.0
+    inst.write_raw(b":SOUR:VO")  # half a message, then a power cycle: the fragment is gone
+    rm.visalib.reset()
+    assert float(inst.query(":SOUR:VOLT?")) == 0.0
+    assert inst.query(":SYST:ERR?").startswith("0,")
 
 
 def test_one_bench_per_file_shared_by_all_resources(rm):
