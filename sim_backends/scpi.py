@@ -462,7 +462,8 @@ class ScpiEmulator:
 
     def query_unterminated(self) -> None:
         """The client read with no response pending (-420): queued, and the read times out."""
-        self.push_error(-420)
+        with self.bench.lock:
+            self.push_error(-420)
 
     def complete_pending(self) -> None:
         """Let bench time run until the instrument's pending operation ends (``*OPC?``, ``*WAI``)."""
@@ -622,7 +623,7 @@ def _setting_write(setting: Setting):
         if setting.on_change and value != old:
             try:
                 getattr(self, setting.on_change)(value)
-            except ScpiError:
+            except Exception:  # refused (or a bug, queued as -200): the setting stays as it was
                 self.settings[setting.name] = old
                 raise
 
