@@ -20,7 +20,7 @@ class FormArray(RRAMDieProtocol):
 
     NAME = "rram_form_array"
     COLUMNS = (Column("voltage", "V", "Ramp amplitude", axis=True),
-               Column("formed", "", "Devices formed at this amplitude"),
+               Column("formed", "", "Devices formed at this amplitude (by this ramp)"),
                Column("formed_fraction", "", "Fraction of devices formed so far"))
     ARRAYS = (Array("forming_voltage", (ROWS, COLS, SIDES), "V", "Forming voltage",
                     axes=DEVICE_AXES),
@@ -48,14 +48,15 @@ class FormArray(RRAMDieProtocol):
         self.configure_pulses()
 
     def execute(self):
+        formed_before = np.isfinite(self.die.forming_voltages())  # a die may come partly formed
         v = self.die.form_array()
         r = self.die.array_resistance()
         self.emit_array("forming_voltage", v)
         self.emit_array("resistance", r)
         ramp = np.arange(self.v_start, self.v_stop + 1e-9, self.v_step)
-        done = np.round((v[np.isfinite(v)] - self.v_start) / self.v_step).astype(int)
+        done = np.round((v[np.isfinite(v) & ~formed_before] - self.v_start) / self.v_step).astype(int)
         counts = np.bincount(done, minlength=ramp.size)[: ramp.size]
-        total = np.cumsum(counts) / v.size
+        total = (formed_before.sum() + np.cumsum(counts)) / v.size
         for k, volt in enumerate(ramp):
             self.emit_point(voltage=volt, formed=counts[k], formed_fraction=total[k])
             self.progress(k + 1, ramp.size)

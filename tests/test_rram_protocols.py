@@ -46,6 +46,21 @@ def test_form_array_histogram_and_maps(tmp_path):
         figure_ok(cls, r)
 
 
+def test_forming_a_partly_formed_die_counts_only_this_ramp(tmp_path):
+    """A second ramp starting above the first one's voltages: earlier devices count as formed before."""
+    _, res = run("rram_form_array", tmp_path / "low.h5", v_start=2.6, v_stop=3.2)
+    assert res.status == "completed", res.message
+    with open_run(tmp_path / "low.h5") as r:
+        first = int(r["formed"].values.sum())
+    assert 0 < first < 2048
+    _, res = run("rram_form_array", tmp_path / "high.h5", v_start=3.3)
+    assert res.status == "completed", res.message
+    with open_run(tmp_path / "high.h5") as r:
+        assert r["formed"].values.sum() == 2048 - first
+        assert r["formed_fraction"].values[0] > first / 2048
+        assert r["formed_fraction"].values[-1] == pytest.approx(1.0)
+
+
 def test_program_array_with_verify_reads_back_the_pattern(tmp_path):
     hex_bits = "f0" * 128
     cls, res = run("rram_program_array", tmp_path / "p.h5", pattern="user", user_bits=hex_bits,
