@@ -64,6 +64,21 @@ LINK_BYTES_PER_SECOND = 10e6  # gigabit link, protocol overhead included
 _TR = AccessTransistor()
 
 
+def _compliance_commands(pulse: str, gate: str):
+    """``:<pulse>:COMPliance`` and its query: a current limit given as the word-line bias ``gate``
+    that saturates the access transistor at that current (the board's calibration)."""
+
+    @command(f":{pulse}:COMPliance")
+    def set_limit(self, value):
+        setattr(self, gate, round(float(_TR.gate_for_current(COMPLIANCE.parse(value))), 4))
+
+    @command(f":{pulse}:COMPliance?")
+    def query_limit(self):
+        return float(_TR.saturation_current(getattr(self, gate)))
+
+    return set_limit, query_limit
+
+
 class DieController(ScpiEmulator):
     """The controller of the bench's ``die`` (a :class:`RRAMDie`)."""
 
@@ -138,29 +153,9 @@ class DieController(ScpiEmulator):
         return np.arange(self.rows[0], self.rows[1] + 1)
 
     # -- word-line calibration ------------------------------------------------------------------
-    @command(":SET:COMPliance")
-    def set_compliance(self, value):
-        self.set_gate = round(float(_TR.gate_for_current(COMPLIANCE.parse(value))), 4)
-
-    @command(":SET:COMPliance?")
-    def set_compliance_query(self):
-        return float(_TR.saturation_current(self.set_gate))
-
-    @command(":FORM:COMPliance")
-    def form_compliance(self, value):
-        self.form_gate = round(float(_TR.gate_for_current(COMPLIANCE.parse(value))), 4)
-
-    @command(":FORM:COMPliance?")
-    def form_compliance_query(self):
-        return float(_TR.saturation_current(self.form_gate))
-
-    @command(":RESet:COMPliance")
-    def reset_compliance(self, value):
-        self.reset_gate = round(float(_TR.gate_for_current(COMPLIANCE.parse(value))), 4)
-
-    @command(":RESet:COMPliance?")
-    def reset_compliance_query(self):
-        return float(_TR.saturation_current(self.reset_gate))
+    set_compliance, set_compliance_query = _compliance_commands("SET", "set_gate")
+    form_compliance, form_compliance_query = _compliance_commands("FORM", "form_gate")
+    reset_compliance, reset_compliance_query = _compliance_commands("RESet", "reset_gate")
 
     # -- single device --------------------------------------------------------------------------
     @command(":CELL:FORM")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.sim_backends.bench import Bench
 from labctl.sim_backends.physics.spectrum import AnalyzerSettings
 from labctl.sim_backends.scpi import (
     Bool,
@@ -48,10 +47,6 @@ class ESASpectrumAnalyzer(ScpiEmulator):
     averaging = Setting("[:SENSe]:AVERage[:STATe]", Bool(), False)
     continuous = Setting(":INITiate:CONTinuous", Bool(), True)
     reference_level = Setting(":DISPlay:WINDow:TRACe:Y[:SCALe]:RLEVel", Float(-170, 30, "DBM"), 0.0)
-
-    def __init__(self, bench: Bench, name: str = ""):
-        self.bench = bench
-        super().__init__(bench, name)
 
     def reset(self) -> None:
         super().reset()
