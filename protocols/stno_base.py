@@ -7,7 +7,16 @@ and reduced to peak frequency, power and -3 dB linewidth (`labctl.protocols.stno
 
 from __future__ import annotations
 
-from labctl.protocol import Array, Axis, Column, FloatParameter, IntegerParameter, Protocol, Role
+from labctl.protocol import (
+    Array,
+    Axis,
+    Column,
+    FloatParameter,
+    IntegerParameter,
+    ParameterError,
+    Protocol,
+    Role,
+)
 from labctl.protocols.stno_magnet import prepare_magnet, release_magnet, set_field
 from labctl.protocols.stno_spectra import peak
 
@@ -48,6 +57,11 @@ class STNOSpectra(Protocol):
                                  minimum=1e-3, maximum=12)
     magnet_voltage = FloatParameter("Magnet supply voltage limit (sets the ramp rate)", units="V",
                                     default=5.0, minimum=0.1, maximum=36)
+
+    def check_parameters(self):
+        super().check_parameters()
+        if not self.f_start < self.f_stop:
+            raise ParameterError(f"need f_start < f_stop (got {self.f_start:g} Hz, {self.f_stop:g} Hz)")
 
     def arrays(self):
         return (Array("spectrum", (self.points,), "dBm", "Power spectrum",

@@ -4,7 +4,7 @@ figures for `labctl plot`, and a lab left safe (pillars unbiased, rf off, magnet
 import numpy as np
 import pytest
 
-from labctl.protocol import get_protocol
+from labctl.protocol import ParameterError, get_protocol
 from labctl.results import open_run
 from labctl.runner import Runner
 from labctl.station import Station
@@ -93,3 +93,10 @@ def test_unsafe_parameters_fail_the_run_before_anything_is_sent(tmp_path):
     result = Runner(cls(i_stop=15e-3, steps=3), Station.load("stno"), tmp_path / "run.h5").run()
     assert result.status == "failed" and "limit" in result.message
     _assert_left_safe()
+
+
+def test_an_empty_or_inverted_analyzer_span_is_refused_before_a_file_exists(tmp_path):
+    cls = get_protocol("stno_frequency_vs_current")
+    with pytest.raises(ParameterError, match="f_start < f_stop"):
+        Runner(cls(f_start=450e6, f_stop=250e6), Station.load("stno"), tmp_path / "run.h5").run()
+    assert not (tmp_path / "run.h5").exists()
