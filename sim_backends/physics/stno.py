@@ -96,11 +96,11 @@ class VortexMTJ:
         """w_Oe(I) in rad/s from the dc current's Oersted field (Khvalkovskiy 2009)."""
         return self.oersted_factor * GAMMA * MU0 * current / (2.0 * np.pi**2 * self.radius)
 
-    def spin_torque_per_amp(self, field):
+    def spin_torque_per_amp(self):
         """gamma a_J / 2 per ampere (1/(s A)), before the polarizer projection."""
         ms = self.mu0_ms / MU0
         a_j = HBAR * self.spin_polarization / (2 * E_CHARGE * ms * self.thickness * np.pi * self.radius**2)
-        return 0.5 * GAMMA * a_j + 0.0 * field
+        return 0.5 * GAMMA * a_j
 
     def polarizer_tilt(self, field):
         """Out-of-plane component p_z of the polarizer under the field."""
@@ -112,7 +112,7 @@ class VortexMTJ:
 
     def threshold_current(self, field):
         """Current (A) where sigma I = Gamma_G(I), Gamma_G including the Oersted stiffening."""
-        sigma = self.spin_torque_per_amp(field) * self.polarizer_tilt(field)
+        sigma = self.spin_torque_per_amp() * self.polarizer_tilt(field)
         damp = self.alpha * self.damping_factor()
         k_oe = self.oersted_frequency(1.0)
         with np.errstate(divide="ignore"):
@@ -269,7 +269,7 @@ def operating_point(devices: VortexMTJ, current, field, circuit: SeriesCircuit =
     omega0 = np.maximum(w_ms + w_oe, 0.1 * w_ms)
     n_shift = devices.ms_nonlinearity * w_ms + devices.oersted_nonlinearity * w_oe
     gamma_g = devices.alpha * devices.damping_factor() * omega0
-    torque = devices.spin_torque_per_amp(field)
+    torque = devices.spin_torque_per_amp()
     p_z = devices.polarizer_tilt(field)
     sigma_i = torque * p_z * current
     ms = devices.mu0_ms / MU0
