@@ -500,10 +500,11 @@ class RRAMArray:
     def cycle(self, n_cycles, set_pulse, reset_pulse, idx=None):
         """Run ``n_cycles`` SET/RESET cycles on ``idx``; returns the energy per device (J).
 
-        The first ``n_cycles - 1`` cycles are one statistical wear update at the SET current of a
-        simulated cycle; the last cycle is simulated pulse by pulse on the worn devices, so the state
-        left behind (HRS after the final RESET) carries both wear and cycle-to-cycle variability.
-        ``set_pulse`` / ``reset_pulse`` are dicts of :meth:`apply_pulse` keyword arguments.
+        The first and the last cycle are simulated pulse by pulse; the ``n_cycles - 2`` between them
+        are one statistical wear update at the first cycle's SET current (their energy is the first
+        cycle's). The state left behind (HRS after the final RESET) so carries both wear and
+        cycle-to-cycle variability. ``set_pulse`` / ``reset_pulse`` are dicts of
+        :meth:`apply_pulse` keyword arguments.
         """
         idx = _as_index(idx, self.n)
         n_cycles = int(n_cycles)
