@@ -1,8 +1,9 @@
 """Common ground of the STNO protocols: the analyzer, the magnet, biasing pillars, safe shutdown.
 
 Abstract (no NAME): `stno_frequency_vs_current`, `stno_frequency_vs_field`, `stno_injection_locking`,
-`stno_mutual_sync` and `stno_vowel_recognition` build on it. Spectra are recorded whole (NeXus array `spectrum`, dBm vs frequency)
-and reduced to peak frequency, power and -3 dB linewidth (`labctl.protocols.stno_spectra`).
+`stno_mutual_sync` and `stno_vowel_recognition` build on it. Spectra are recorded whole (NeXus array
+`spectrum`, dBm vs frequency) and reduced to peak frequency, power and -3 dB linewidth
+(`labctl.protocols.stno_spectra`).
 """
 
 from __future__ import annotations
