@@ -80,8 +80,6 @@ class RRAMDieProtocol(Protocol):
 
     def startup(self):
         self.configure_pulses()
-        if getattr(self, "form_first", False):
-            self.die.form_array()
 
     def configure_pulses(self):
         d = self.die
@@ -125,6 +123,11 @@ class FormsFirst:
     die), with the controller's forming-ramp settings."""
 
     form_first = BooleanParameter("Form unformed devices first (ramp-and-verify)", default=True)
+
+    def startup(self):
+        super().startup()
+        if self.form_first:
+            self.die.form_array()
 
 
 class VerifyParameters:
