@@ -18,8 +18,21 @@ from labctl.sim_backends.scpi import Bool, Choice, Float, Int, ScpiEmulator, Scp
 I_MAX, V_MAX = 12.0, 36.0  # BOP 36-12
 
 
+#: Distance (A) from an asymptotic end current at which a move counts as done (well below the BOP's
+#: setpoint resolution).
+SETTLED = 1e-6
+#: Longest a move keeps the supply busy for ``*OPC?`` (a move with no drive voltage never ends).
+MAX_SETTLE = 3600.0
+
+
 class Electromagnet:
-    """Coil current ramping at the supply's voltage-limited slew rate, in bench time."""
+    """Coil current driven by a supply at its voltage limit until it reaches the setpoint, in bench time.
+
+    While the current differs from the setpoint the supply sits at +-V_lim, so
+    L dI/dt = +-V_lim - I R: an exponential approach (time constant L/R) toward +-V_lim/R, stopped at the
+    setpoint. A setpoint beyond V_lim/R is never reached: the current settles at V_lim/R with the
+    supply in voltage limit, as on the bench.
+    """
 
     def __init__(self, clock, field_per_amp: float = 0.05, inductance: float = 0.5,
                  resistance: float = 0.2, remanence: float = 0.0):
@@ -30,16 +43,48 @@ class Electromagnet:
         self.remanence = remanence  # T
         self._t, self._i, self._target, self._v_limit = clock.now(), 0.0, 0.0, 0.0
 
+    def _drive(self) -> float:
+        """Supply voltage while moving: the voltage limit, toward the setpoint."""
+        return float(np.copysign(self._v_limit, self._target - self._i))
+
+    def _beyond_reach(self) -> bool:
+        """True when the setpoint lies past the current the voltage limit can hold (V_lim / R)."""
+        v = self._drive()
+        return v == 0 or (self.resistance > 0 and np.sign(self._target - v / self.resistance) == np.sign(v))
+
+    def _after(self, dt: float) -> float:
+        """Current ``dt`` seconds on, still driven at the voltage limit."""
+        v = self._drive()
+        if self.resistance == 0:
+            return self._i + v / self.inductance * dt
+        i_end = v / self.resistance
+        return float(i_end + (self._i - i_end) * np.exp(-dt * self.resistance / self.inductance))
+
+    def time_to_target(self) -> float:
+        """Bench seconds from now until the move ends: the setpoint reached, or, when the setpoint lies
+        at or beyond V_lim/R, the current settled within ``SETTLED`` of V_lim/R (inf with no drive)."""
+        self._advance()
+        return self._time_left()
+
+    def _time_left(self) -> float:
+        if self._i == self._target:
+            return 0.0
+        v = self._drive()
+        if v == 0:
+            return float("inf")
+        if self.resistance == 0:
+            return abs(self._target - self._i) * self.inductance / abs(v)
+        i_end = v / self.resistance
+        start = abs(self._i - i_end)
+        left = SETTLED if self._beyond_reach() else max(abs(self._target - i_end), SETTLED)
+        return float(self.inductance / self.resistance * np.log(start / left)) if start > left else 0.0
+
     def _advance(self) -> None:
         now = self.clock.now()
         dt = now - self._t
         if dt > 0 and self._i != self._target:
-            # constant slew, the slowest of the move: the voltage left after the resistive drop at the
-            # end point goes into L dI/dt
-            v_free = max(self._v_limit - abs(self._target) * self.resistance, 0.0)
-            step = v_free / self.inductance * dt
-            delta = self._target - self._i
-            self._i = self._target if abs(delta) <= step else self._i + np.copysign(step, delta)
+            done = dt >= self._time_left() and not self._beyond_reach()
+            self._i = self._target if done else self._after(dt)
         self._t = now
 
     def command(self, target: float, v_limit: float) -> None:
@@ -57,10 +102,6 @@ class Electromagnet:
         if i != self._target:
             return float(np.copysign(self._v_limit, self._target - i))
         return i * self.resistance
-
-    def ramp_rate(self) -> float:
-        """Slew rate (A/s) the current compliance voltage allows."""
-        return max(self._v_limit - abs(self._target) * self.resistance, 0.0) / self.inductance
 
     def field(self) -> float:
         """Out-of-plane field at the sample, T."""
@@ -97,8 +138,7 @@ class KepcoBOP(ScpiEmulator):
             i = np.clip(self.voltage_setpoint / self.magnet.resistance, -abs(self.current_setpoint),
                         abs(self.current_setpoint))
             self.magnet.command(i, self.voltage_setpoint)
-        self.busy_until = self.clock.now() + (abs(self.magnet._target - self.magnet.current())
-                                              / max(self.magnet.ramp_rate(), 1e-12))
+        self.busy_until = self.clock.now() + min(self.magnet.time_to_target(), MAX_SETTLE)
 
     @command(":FUNCtion:MODE")
     def set_mode(self, mode):
