@@ -47,11 +47,3 @@ def separate_peaks(frequencies, trace_dbm, exclusion: float, within_db: float = 
         free &= np.abs(f - p[0]) > exclusion
     return found
 
-
-def count_peaks(trace_dbm, within_db: float = 10.0, prominence_db: float = 10.0) -> int:
-    """Number of separate maxima reaching within `within_db` of the highest one (and `prominence_db`
-    above the median floor): one for a synchronized pair, two for free-running ones."""
-    trace = np.asarray(trace_dbm, float)
-    level = max(trace.max() - within_db, np.median(trace) + prominence_db)
-    above = trace > level
-    return int(np.count_nonzero(np.diff(above.astype(int)) == 1) + (1 if above[0] else 0))
