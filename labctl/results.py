@@ -88,10 +88,14 @@ def _open(path: str | Path) -> h5py.File:
             raise OSError(f"{path}: not a readable HDF5 run file ({exc})") from None
 
 
+def _entries(f: h5py.File) -> list[str]:
+    return [k for k, v in f.items() if isinstance(v, h5py.Group) and _nx_class(v) == "NXentry"]
+
+
 def list_entries(path: str | Path) -> list[str]:
     """Names of the ``NXentry`` groups (runs) of a file."""
     with _open(path) as f:
-        return [k for k, v in f.items() if isinstance(v, h5py.Group) and _nx_class(v) == "NXentry"]
+        return _entries(f)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -99,7 +103,7 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # alive, owned by someone else
         return True
     return True
 
@@ -111,10 +115,7 @@ class Run:
         self.path = Path(path)
         self.file = _open(self.path)
         try:
-            entries = [
-                k for k, v in self.file.items()
-                if isinstance(v, h5py.Group) and _nx_class(v) == "NXentry"
-            ]
+            entries = _entries(self.file)
             if not entries:
                 raise ValueError(f"{path}: no NXentry (not a labctl run file)")
             entry = entry or _attr(self.file, "default") or entries[0]
