@@ -25,7 +25,10 @@ TOUR: tuple[tuple[str, dict[str, str]], ...] = (
 
 
 def run_demo(out_dir: str | Path, report: Callable[[str], None] = print) -> int:
-    """Run the tour into ``out_dir``; returns the number of runs that did not complete."""
+    """Run the tour into ``out_dir``; returns the number of runs that failed.
+
+    An aborted run (Ctrl-C) is saved with its figure, then ends the tour with ``KeyboardInterrupt``.
+    """
     from labctl.plotting import save_figures
     from labctl.protocol import get_protocol
     from labctl.results import open_run
@@ -49,4 +52,6 @@ def run_demo(out_dir: str | Path, report: Callable[[str], None] = print) -> int:
             figures = save_figures(run, out_dir, cls)
         report(f"{result.status:9s} {name:28s} {result.points:5d} points -> {path}"
                + "".join(f"\n{'':10s}{'':28s} figure -> {f}" for f in figures))
+        if result.status == "aborted":  # Ctrl-C ends the tour, not just the step it landed in
+            raise KeyboardInterrupt
     return failures

@@ -27,3 +27,15 @@ def test_demo_refuses_a_file_as_output_directory(tmp_path, capsys):
     target.write_text("")
     assert main(["demo", "--out-dir", str(target)]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_ctrl_c_ends_the_tour_after_saving_the_aborted_run(tmp_path, monkeypatch, capsys):
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(get_protocol("demo_iv"), "execute", interrupted)
+    monkeypatch.setattr(demo, "TOUR", (("demo_iv", {"points": "5"}), ("rram_form_array", {})))
+    assert main(["demo", "--out-dir", str(tmp_path)]) == 130
+    with open_run(tmp_path / "demo_iv.h5") as run:
+        assert run.status == "aborted"
+    assert not (tmp_path / "rram_form_array.h5").exists()
