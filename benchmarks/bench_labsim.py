@@ -23,7 +23,6 @@ DEMO = str(resolve("demo.yaml"))
 SMU, AWG = "GPIB0::24::INSTR", "USB0::0x0957::0x2807::MY00000001::INSTR"
 
 
-
 def stock_block_yaml(directory: Path, nbytes: int) -> str:
     payload = "A" * nbytes
     header = f"#{len(str(nbytes))}{nbytes}"

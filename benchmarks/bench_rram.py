@@ -20,7 +20,6 @@ warnings.simplefilter("ignore", FutureWarning)
 LIB = str(resolve("rram.yaml")) + "@labsim"
 
 
-
 def main() -> None:
     die = DieController("TCPIP0::10.0.0.7::inst0::INSTR", visa_library=LIB)
     bench = die.adapter.connection.visalib.bench
