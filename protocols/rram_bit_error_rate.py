@@ -1,7 +1,7 @@
 """Bit-error rates of the 2T2R (PCSA) and 1T1R reads versus programming current and cycling.
 
-For every (cycle count, compliance) condition, random patterns are written (one SET at the given
-compliance for the LRS device of each pair, one RESET for its partner; verify optional) and read
+For every (cycle count, compliance) condition, random patterns are written (a RESET then one SET at
+the given compliance for the LRS device of each pair, one RESET for its partner; verify optional) and read
 back twice: differentially by the PCSA of each column (2T2R), and single-ended, the BL device alone
 against a reference resistor calibrated on the pattern just written (1T1R). Errors are counted per
 bit position; the programming energy per bit puts each condition on a BER-versus-energy curve

@@ -15,10 +15,11 @@ counts of each neuron, and the neuron fires when the sum reaches its folded batc
 The output layer (16 x 10 binary weights and a per-class scale and offset, 160 bits that do not fit
 beside the hidden layer) is evaluated off the die, digitally.
 
-For each SET compliance current the weights are written once (one RESET then one SET per device, or
-program-and-verify), read back by the PCSA to measure the weights' bit-error rate, and the test set
-is classified on the die. Bit errors are whatever the devices and sense amplifiers produce: a low
-compliance leaves weak filaments whose resistance overlaps the high-resistance state.
+For each SET compliance current the weights are written once (every device RESET, then one SET for
+the LRS device of each pair; or program-and-verify), read back by the PCSA to measure the weights'
+bit-error rate, and the test set is classified on the die. Bit errors are whatever the devices and
+sense amplifiers produce: a low compliance leaves weak filaments whose resistance overlaps the
+high-resistance state.
 """
 
 from __future__ import annotations
