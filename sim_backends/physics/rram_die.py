@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from labctl.sim_backends.physics.rram import STUCK_NONE, AccessTransistor, RRAMArray
+from labctl.sim_backends.physics.rram import AccessTransistor, RRAMArray
 
 ROWS = 32
 COLS = 32
@@ -290,13 +290,7 @@ class RRAMDie:
         self._record("read_1t1r", i.size, e, n_reads * rows.size * self.sense.t_read)
         return self._decide(i, np.full_like(i, i_ref))
 
-    # ----------------------------------------------------------------- state summaries
+    # ----------------------------------------------------------------- state
     def resistance(self):
         """Noise-free device resistances at the read bias, shaped (ROWS, COLS, SIDES)."""
         return self.devices.resistance(None, self.sense.v_read).reshape(ROWS, COLS, SIDES)
-
-    def formed(self):
-        return self.devices.formed.reshape(ROWS, COLS, SIDES).copy()
-
-    def stuck(self):
-        return (self.devices.stuck != STUCK_NONE).reshape(ROWS, COLS, SIDES)
