@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.protocol import Array, Column, IntegerParameter, Parameter
+from labctl.protocol import Array, Column, IntegerParameter, Parameter, ParameterError
 from labctl.protocols.rram_common import (
     COLS,
     ROWS,
@@ -61,6 +61,8 @@ class BitErrorRate(FormsFirst, VerifyParameters, RRAMDieProtocol):
     def startup(self):
         self.currents = parse_floats(self.compliances, "compliances")
         self.cycle_targets = sorted(int(c) for c in parse_floats(self.cycle_points, "cycle_points"))
+        if self.cycle_targets[0] < 0:
+            raise ParameterError("cycle_points: cycle counts cannot be negative")
         super().startup()
         self.configure_verify()
 

@@ -86,6 +86,12 @@ def test_bad_user_pattern_fails_cleanly(tmp_path):
     assert bench_of_station().die.log == []
 
 
+def test_negative_cycle_counts_fail_cleanly(tmp_path):
+    _, res = run("rram_bit_error_rate", tmp_path / "bad.h5", cycle_points="0, -10")
+    assert res.status == "failed" and "cycle_points" in res.message
+    assert bench_of_station().die.log == []
+
+
 def test_bit_error_rate_falls_with_current_and_2t2r_beats_1t1r(tmp_path):
     cls, res = run("rram_bit_error_rate", tmp_path / "ber.h5", compliances="20e-6, 100e-6",
                    repeats=8, seed=1)
