@@ -135,7 +135,15 @@ def _guarded_property(base: property, limit: Limit, label: str) -> property:
 
     def fset(obj, value):
         last = obj.__dict__.setdefault("_labctl_last", {})
-        limit.check(value, f"{label} = {_show(value)}", last.get(limit.name))
+        where = f"{label} = {_show(value)}"
+        limit.check(value, where)
+        if limit.step is not None and limit.name not in last and base.fget is not None:
+            # first set through the guard: the step is measured from what the instrument holds now
+            try:
+                last[limit.name] = base.__get__(obj, type(obj))
+            except Exception:  # an unreadable setting: nothing to measure the step from
+                pass
+        limit.check(value, where, last.get(limit.name))
         base.__set__(obj, value)
         last[limit.name] = value
 

@@ -40,16 +40,23 @@ def test_limits_refuse_before_any_scpi_is_sent():
 def test_values_within_limits_are_sent_and_steps_limited():
     with expected_protocol(
         Keithley2400,
-        [*INIT, (":SOURCE:VOLTAGE 1.5", None), (":SOURCE:CURRENT 0.0005", None),
+        [*INIT, (":SOURCE:VOLTAGE 1.5", None), (":SOURCE:CURRENT?", "0"), (":SOURCE:CURRENT 0.0005", None),
          (":SOURCE:CURRENT 0.001", None)],
     ) as smu:
         guard(smu, LIMITS, "smu")
         assert type(smu).__name__ == "Keithley2400" and isinstance(smu, Keithley2400)
         smu.source_voltage = 1.5
-        smu.source_current = 5e-4
+        smu.source_current = 5e-4  # the first step is measured from the instrument's present level
         smu.source_current = 1e-3
         with pytest.raises(LimitError, match="steps of source_current"):
             smu.source_current = -1e-3  # a 2 mA jump: more than one 0.5 mA step
+
+
+def test_the_first_set_of_a_step_limited_setting_cannot_jump():
+    with expected_protocol(Keithley2400, [*INIT, (":SOURCE:CURRENT?", "0")]) as smu:
+        guard(smu, LIMITS, "smu")
+        with pytest.raises(LimitError, match="steps of source_current"):
+            smu.source_current = 1e-3  # from the 0 A it holds: two steps at once
 
 
 def test_unknown_limit_name_is_a_station_error():
