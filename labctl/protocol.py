@@ -153,17 +153,11 @@ class Protocol(Procedure):
     # -- declarations --------------------------------------------------------------------------
     @classmethod
     def roles(cls) -> dict[str, Role]:
-        out = {}
-        for klass in reversed(cls.__mro__):
-            out.update({k: v for k, v in vars(klass).items() if isinstance(v, Role)})
-        return out
+        return _declared(cls, Role)
 
     @classmethod
     def parameter_specs(cls) -> dict[str, Parameter]:
-        out = {}
-        for klass in reversed(cls.__mro__):
-            out.update({k: v for k, v in vars(klass).items() if isinstance(v, Parameter)})
-        return out
+        return _declared(cls, Parameter)
 
     @classmethod
     def title(cls) -> str:
@@ -321,6 +315,14 @@ class Protocol(Procedure):
         ``None`` (the default) plots every NXdata group generically.
         """
         return None
+
+
+def _declared(cls: type, kind: type) -> dict[str, Any]:
+    """Class attributes of type ``kind`` along the MRO, base classes first, overrides winning."""
+    out = {}
+    for klass in reversed(cls.__mro__):
+        out.update({k: v for k, v in vars(klass).items() if isinstance(v, kind)})
+    return out
 
 
 def _shielded(shutdown):
