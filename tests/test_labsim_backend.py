@@ -189,6 +189,26 @@ def test_stock_sim_still_loads_the_bench_yaml():
     assert float(inst.query(":SOUR:VOLT?")) == 1.5
 
 
+def test_device_without_emulator_keeps_its_yaml_dialogues_under_labsim(tmp_path):
+    # exercises the pyvisa-sim internals labctl relies on for such devices (their output buffers)
+    bench = tmp_path / "mock.yaml"
+    bench.write_text(
+        'spec: "1.1"\n'
+        "devices:\n"
+        "  meter:\n"
+        "    eom: {GPIB INSTR: {q: \"\\n\", r: \"\\n\"}}\n"
+        "    dialogues: [{q: \"*IDN?\", r: \"ACME,METER,1,1.0\"}]\n"
+        "resources:\n"
+        "  GPIB0::3::INSTR: {device: meter}\n"
+    )
+    rm = pyvisa.ResourceManager(f"{bench}@labsim")
+    inst = rm.open_resource("GPIB0::3::INSTR", read_termination="\n", write_termination="\n")
+    assert inst.query("*IDN?") == "ACME,METER,1,1.0"
+    with pytest.raises(pyvisa.VisaIOError):
+        inst.read()  # nothing pending: an immediate timeout
+    rm.close()
+
+
 def test_pyvisa_library_environment_variable_routes_unmodified_code(monkeypatch):
     monkeypatch.setenv("PYVISA_LIBRARY", LABSIM)
     rm = pyvisa.ResourceManager()
