@@ -82,7 +82,7 @@ class STNOBench(Bench):
         self.realizations = int(realizations)
         self.danl = danl_dbm_per_hz
         self.generators = []  # rf generator emulators register here
-        self._memory: tuple | None = None  # (active set, realizations, c)
+        self._memory: tuple | None = None  # (active set, rows, oscillator state c, bench time)
         for k in range(int(n_oscillators)):
             setattr(self, f"pillar{k + 1}", Pillar(self, k))
 
