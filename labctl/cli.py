@@ -218,16 +218,16 @@ def _entries(path: str, entry: str | None) -> list[str]:
     if entry:
         return [entry]
     try:
-        return list_entries(path)
+        entries = list_entries(path)
     except (FileNotFoundError, OSError) as exc:
         raise UsageError(str(exc)) from None
+    if not entries:
+        raise UsageError(f"{path}: no NXentry (not a labctl run file)")
+    return entries
 
 
 def cmd_show(args) -> int:
-    entries = _entries(args.file, args.entry)
-    if not entries:
-        raise UsageError(f"{args.file}: no NXentry (not a labctl run file)")
-    for name in entries:
+    for name in _entries(args.file, args.entry):
         with _open(args.file, name) as run:
             print(f"{run.path} :: {run.entry_name}")
             print(f"  title:      {run.title}")
@@ -269,9 +269,8 @@ def cmd_plot(args) -> int:
     from labctl.plotting import save_figures
     from labctl.protocol import get_protocol
 
-    entries = _entries(args.file, args.entry)
     out_dir = Path(args.out_dir) if args.out_dir else Path(args.file).resolve().parent
-    for name in entries:
+    for name in _entries(args.file, args.entry):
         with _open(args.file, name) as run:
             cls = None
             if run.protocol:

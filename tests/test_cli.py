@@ -76,6 +76,13 @@ def test_bad_input_gives_one_line_exit_2_and_no_file(in_tmp, capsys, args, messa
     assert set(os.listdir(in_tmp)) == before  # nothing half-written left behind
 
 
+@pytest.mark.parametrize("command", ["show", "plot"])
+def test_hdf5_file_without_a_run_is_refused(in_tmp, capsys, command):
+    h5py.File(in_tmp / "other.h5", "w").close()
+    assert main([command, "other.h5"]) == 2
+    assert "no NXentry" in _error_line(capsys)
+
+
 def test_existing_output_is_never_overwritten(in_tmp, capsys):
     (in_tmp / "run.h5").write_bytes(b"precious")
     assert main(["run", "demo_iv", "--out", "run.h5"]) == 2
