@@ -100,3 +100,21 @@ def test_an_empty_or_inverted_analyzer_span_is_refused_before_a_file_exists(tmp_
     with pytest.raises(ParameterError, match="f_start < f_stop"):
         Runner(cls(f_start=450e6, f_stop=250e6), Station.load("stno"), tmp_path / "run.h5").run()
     assert not (tmp_path / "run.h5").exists()
+
+
+def test_an_aborted_sweep_still_ramps_the_magnet_down_before_its_output_goes_off(tmp_path):
+    cls = get_protocol("stno_frequency_vs_current")
+    proto = cls(steps=9)
+    runner = Runner(proto, Station.load("stno"), tmp_path / "run.h5")
+    measure = proto.measure_spectrum
+
+    def measure_then_abort(**index):  # as if Ctrl-C came during the first trace, magnet at 0.43 T
+        runner.abort()
+        return measure(**index)
+
+    proto.measure_spectrum = measure_then_abort
+    result = runner.run()
+    assert result.status == "aborted"
+    with open_run(tmp_path / "run.h5") as run:
+        assert run.status == "aborted" and len(run["dc_current"].values) <= 1
+    _assert_left_safe()  # coil current back to zero through the awaited ramp, then output off
