@@ -252,6 +252,23 @@ def test_plot_without_protocol_draws_every_nxdata_including_map_stacks(in_tmp, c
     assert capsys.readouterr().out.split() == [str(in_tmp / "maps_entry_bit_map.png")]
 
 
+def test_plot_of_a_run_killed_between_two_columns(in_tmp, capsys):
+    from labctl.store import Array, Axis, Column, RunWriter
+
+    cols = [Column("v", "V", axis=True), Column("i", "A"), Column("r", "ohm")]
+    traces = Array("trace", (4,), "dBm", axes=(Axis("f", "Hz"),), index=(Column("bias", "A"),))
+    w = RunWriter(in_tmp / "cut.h5", cols, [traces], title="cut")
+    for k in range(3):
+        w.append(v=k, i=k, r=k)
+        w.append_array("trace", np.zeros(4), bias=k)
+    w.finish("completed")
+    with h5py.File(in_tmp / "cut.h5", "r+") as f:  # what a kill between two appends leaves
+        f["entry/data/r"].resize((4,))
+        f["entry/trace/bias"].resize((2,))
+    assert main(["plot", "cut.h5"]) == 0
+    assert len(capsys.readouterr().out.split()) == 2
+
+
 def test_plot_falls_back_to_generic_figures_when_the_protocols_fails(in_tmp, capsys, monkeypatch):
     from labctl.protocol import get_protocol
 
