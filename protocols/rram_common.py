@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labctl.instruments.die_controller import COLS, ROWS, SIDES  # noqa: F401 (the die layout, for every RRAM protocol)
 from labctl.protocol import (
     BooleanParameter,
     FloatParameter,
@@ -18,8 +19,6 @@ from labctl.protocol import (
     Protocol,
     Role,
 )
-
-ROWS, COLS, SIDES = 32, 32, 2
 
 
 def parse_floats(text: str, name: str) -> list[float]:
