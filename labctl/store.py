@@ -263,6 +263,8 @@ class RunWriter:
             self._create(title)
         except BaseException:
             self.file.close()
+            if self.created_file:  # no half-made file left to look like a run
+                self.path.unlink(missing_ok=True)
             raise
 
     @staticmethod

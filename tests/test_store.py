@@ -124,6 +124,16 @@ def test_a_value_that_cannot_be_stored_writes_nothing(tmp_path):
         assert d.fields["time"].values.shape == (1,)
 
 
+def test_a_schema_that_fails_midway_leaves_no_file(tmp_path, monkeypatch):
+    def interrupted(self, entry, array):
+        raise KeyboardInterrupt  # e.g. Ctrl-C while the file is being laid out
+
+    monkeypatch.setattr(RunWriter, "_create_array", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        RunWriter(tmp_path / "r.h5", COLUMNS, [SPECTRUM])
+    assert not (tmp_path / "r.h5").exists()
+
+
 def test_context_manager_marks_failure_with_traceback(tmp_path):
     with pytest.raises(ZeroDivisionError):
         with RunWriter(tmp_path / "r.h5", COLUMNS) as w:
