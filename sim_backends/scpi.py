@@ -23,7 +23,7 @@ import inspect
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -155,7 +155,7 @@ class Bool:
             return False
         try:
             return round(float(word)) != 0
-        except ValueError:
+        except (ValueError, OverflowError):  # words, NaN, INF
             raise ScpiError(-104, f"boolean expected, got {word!r}") from None
 
     def format(self, value: bool) -> str:
@@ -267,6 +267,8 @@ class Setting:
 
     def __init__(self, pattern: str, parser, default: Any = None, on_change: str | None = None):
         self.pattern = pattern
+        if isinstance(parser, Float) and parser.default is None and default is not None:
+            parser = replace(parser, default=default)  # ``HEADER DEF`` restores the *RST value
         self.parser = parser
         self.default = default
         self.on_change = on_change

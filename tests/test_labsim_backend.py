@@ -89,6 +89,7 @@ def test_bench_time_advances_with_integration_not_wall_time(smu, rm):
         ("FOO:BAR 1", -113),
         (":SOUR:VOLT 1e3", -222),
         (":SOUR:VOLT abc", -104),
+        (":OUTP INF", -104),
         (":SOUR:FUNC PRESSURE", -224),
         (":SOUR:VOLT 1 V, 2", -108),
         (":SOUR:VOLT 2 FURLONG", -131),
@@ -135,6 +136,13 @@ def test_float_parameters_in_every_legal_spelling(smu, text, value):
     smu.write(f":SOUR:VOLT {text}")
     assert smu.query(":SYST:ERR?").startswith("0,")
     assert float(smu.query(":SOUR:VOLT?")) == pytest.approx(value)
+
+
+def test_def_restores_the_reset_value(smu):
+    smu.write(":SOUR:VOLT 5;:SENS:CURR:PROT 0.01")
+    smu.write(":SOUR:VOLT DEF;:SENS:CURR:PROT DEF")
+    assert smu.query(":SYST:ERR?").startswith("0,")
+    assert smu.query(":SOUR:VOLT?;:SENS:CURR:PROT?") == "0;0.000105"
 
 
 def test_compound_message_with_same_subsystem_path(smu):
