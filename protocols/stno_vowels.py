@@ -43,7 +43,7 @@ measures both before any learning. The file holds every presentation (vowel, dec
 map, currents), the accuracy per epoch, the test confusion matrices, the target maps, the calibration,
 the final test spectra, and the trained network's classification over a grid of the (f_A, f_B) plane
 (its synchronization maps). Romera et al. report 89 % (train) and 88 % (test); on the default station
-the defaults reach 72 % and 78 % in 8 epochs (`benchmarks/bench_stno_vowels.py`).
+the defaults reach 71 % and 77 % in 8 epochs (`benchmarks/bench_stno_vowels.py`).
 """
 
 from __future__ import annotations
