@@ -197,9 +197,12 @@ def guard(instrument: Any, limits: Iterable[Limit], label: str = "") -> Any:
 def _guard_method_args(inst, method_name: str, items, label: str) -> None:
     func = getattr(type(inst), method_name)
     params = inspect.signature(func).parameters
-    for arg, _limit in items:
+    for arg, limit in items:
         if arg not in params:
             raise StationError(f"{label}: {method_name}() has no argument {arg!r}")
+        if limit.step is not None:
+            raise StationError(f"{label}: limit {limit.name!r}: 'step' bounds changes of a property between "
+                               "sets; a method argument has no previous value (use abs/min/max)")
     limits = {arg: limit for arg, limit in items}
     _swap_class(inst, {method_name: _guarded_method(func, limits, f"{label}.{method_name}")})
 

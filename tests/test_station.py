@@ -65,6 +65,8 @@ def test_unknown_limit_name_is_a_station_error():
             guard(smu, [Limit("sorce_voltage", abs=1)], "smu")
         with pytest.raises(StationError, match="no argument 'bogus'"):
             guard(smu, [Limit("apply_voltage.bogus", abs=1)], "smu")
+        with pytest.raises(StationError, match="'step' bounds changes of a property"):
+            guard(smu, [Limit("apply_voltage.compliance_current", step=1e-3)], "smu")  # would never apply
 
 
 def _station(tmp_path, body):
