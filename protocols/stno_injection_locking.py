@@ -58,6 +58,9 @@ class InjectionLocking(STNOSpectra):
         f0 = peak(self.frequencies, self.analyzer.trace())[0]
         powers = np.linspace(self.p_start, self.p_stop, self.p_steps)
         f_rf = f0 + np.linspace(-self.detuning, self.detuning, self.detuning_steps)
+        if f_rf[0] <= 0:
+            raise ValueError(f"detuning {self.detuning:g} Hz reaches below 0 Hz from the oscillation "
+                             f"at {f0:g} Hz")
         total, done = len(powers) * len(f_rf), 0
         for p in powers:
             self.rf_a.power = p

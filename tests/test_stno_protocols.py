@@ -118,3 +118,12 @@ def test_an_aborted_sweep_still_ramps_the_magnet_down_before_its_output_goes_off
     with open_run(tmp_path / "run.h5") as run:
         assert run.status == "aborted" and len(run["dc_current"].values) <= 1
     _assert_left_safe()  # coil current back to zero through the awaited ramp, then output off
+
+
+def test_a_detuning_beyond_the_oscillation_frequency_fails_before_any_rf_is_sent(tmp_path):
+    cls = get_protocol("stno_injection_locking")
+    result = Runner(cls(detuning=5e8), Station.load("stno"), tmp_path / "run.h5").run()
+    assert result.status == "failed" and "below 0 Hz" in result.message
+    with open_run(tmp_path / "run.h5") as run:
+        assert len(run["rf_frequency"].values) == 0
+    _assert_left_safe()
