@@ -463,7 +463,7 @@ class RunWriter:
         clock_elapsed = self.elapsed()
         self.file.close()
         self._closed = True
-        with h5py.File(self.path, "r+", libver=LIBVER) as f:
+        with self._reopen() as f:
             e = f[self.entry_name]
             write_tree(
                 e,
@@ -479,6 +479,17 @@ class RunWriter:
             e["duration"].attrs["long_name"] = "Wall-clock duration"
             e["clock_time"].attrs["long_name"] = "Duration on the run clock"
         self.status = status
+
+    def _reopen(self) -> h5py.File:
+        """The closed file, writable again for the exit status.
+
+        A reader following the live run (SWMR) holds a file lock that refuses this open; the run's
+        status matters more than that lock (the reader only ever reads, and sees the status on reopen).
+        """
+        try:
+            return h5py.File(self.path, "r+", libver=LIBVER)
+        except BlockingIOError:
+            return h5py.File(self.path, "r+", libver=LIBVER, locking=False)
 
     def discard(self) -> None:
         """Remove what this writer made (its file, or its entry in a shared file): a run that

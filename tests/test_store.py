@@ -228,3 +228,29 @@ def test_live_reader_follows_streaming_writer(tmp_path):
         w.append(voltage=1.0, current=1.0)
         assert len(run["voltage"].values) == 2
     w.finish("completed")
+
+
+READER = textwrap.dedent(
+    """
+    import sys, h5py
+    f = h5py.File(sys.argv[1], "r", swmr=True)
+    print("open", flush=True)
+    sys.stdin.readline()
+    f.close()
+    """
+)
+
+
+def test_run_finishes_while_another_process_follows_it(tmp_path):
+    path = tmp_path / "live.h5"
+    w = RunWriter(path, COLUMNS)
+    w.append(voltage=0.0, current=0.0)
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "open"  # a viewer holds the file (and its lock)
+        w.finish("completed")
+    finally:
+        reader.communicate("\n")
+    with open_run(path) as run:
+        assert run.status == "completed" and len(run["voltage"].values) == 1
