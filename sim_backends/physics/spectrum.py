@@ -94,10 +94,14 @@ def signal_power(envelope: np.ndarray, dt: float, f_ref: float, settings: Analyz
     return np.interp(settings.frequencies, grid, power, left=0.0, right=0.0)
 
 
+def displayed_noise(settings: AnalyzerSettings, rng) -> np.ndarray:
+    """The analyzer's own noise (W, settings.points values): exponential power per point and sweep,
+    averaged over `averages` sweeps. What an idle input shows."""
+    rng = np.random.default_rng(rng)
+    return settings.noise_floor_w * rng.gamma(settings.averages, 1.0 / settings.averages, settings.points)
+
+
 def analyzer_trace(envelope: np.ndarray, dt: float, f_ref: float, settings: AnalyzerSettings,
                    rng) -> np.ndarray:
     """Displayed trace (dBm, settings.points values): filtered signal power plus averaged DANL noise."""
-    rng = np.random.default_rng(rng)
-    floor = settings.noise_floor_w * rng.gamma(settings.averages, 1.0 / settings.averages,
-                                               settings.points)
-    return to_dbm(signal_power(envelope, dt, f_ref, settings) + floor)
+    return to_dbm(signal_power(envelope, dt, f_ref, settings) + displayed_noise(settings, rng))
