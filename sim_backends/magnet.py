@@ -194,6 +194,7 @@ class LakeShore421Meter(ScpiEmulator):
     def reset(self) -> None:
         super().reset()
         self.max_gauss = 0.0
+        self.multiplier: str | None = None  # of the last reading sent, for FIELDM?
 
     def _gauss(self) -> float:
         if self.auto_range:
@@ -213,18 +214,25 @@ class LakeShore421Meter(ScpiEmulator):
                 return value / mult, name
         return value, ""
 
+    def _send(self, gauss: float) -> str:
+        raw, self.multiplier = self._reading(gauss)
+        return "OL" if np.isnan(raw) else f"{raw:.4f}"
+
     @command("FIELD?")
     def field(self):
-        raw, _ = self._reading(self._gauss())
-        return "OL" if np.isnan(raw) else f"{raw:.4f}"
+        return self._send(self._gauss())
 
     @command("FIELDM?")
     def field_multiplier(self):
-        return self._reading(self.magnet.field() * 1e4 + self.offset)[1]
+        """The multiplier of the last reading sent (a fresh one with none yet): a field that moved or
+        a noise sample across a decade in between must not scale that reading by 1000."""
+        if self.multiplier is None:
+            return self._reading(self.magnet.field() * 1e4 + self.offset)[1]
+        return self.multiplier
 
     @command("MAXR?")
     def max_reading(self):
-        return f"{self._reading(self.max_gauss)[0]:.4f}"
+        return self._send(self.max_gauss)
 
     @command("MAXC")
     def max_clear(self):

@@ -190,3 +190,10 @@ def test_smu_auto_output_off_stops_biasing_the_oscillator(lab):
     smu.values(":READ?")  # output on for the reading only (manual: auto output-off)
     assert smu.values(":OUTP?") == [0]
     assert np.all(bench.currents == 0)
+
+
+def test_gaussmeter_multiplier_belongs_to_the_reading_it_scales(lab):
+    bench, magnet, gauss = lab[0], lab[4], lab[5]
+    _field(bench, magnet, (1000.0 - 0.3) / 1e4 / 0.05)  # 1000 G with the probe's 0.3 G offset
+    readings = [gauss.field for _ in range(40)]  # noise puts half of them below the kG decade
+    assert np.allclose(readings, 1000.0, atol=1.0)
