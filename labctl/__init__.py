@@ -14,6 +14,7 @@ _EXPORTS = {
     "Station": "labctl.station",
     "LimitError": "labctl.station",
     "Runner": "labctl.runner",
+    "run_protocol": "labctl.runner",
     "open_run": "labctl.results",
 }
 __all__ = ["__version__", *_EXPORTS]

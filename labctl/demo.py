@@ -32,24 +32,18 @@ def run_demo(out_dir: str | Path, report: Callable[[str], None] = print) -> int:
     from labctl.plotting import save_figures
     from labctl.protocol import get_protocol
     from labctl.results import open_run
-    from labctl.runner import Runner
-    from labctl.station import Station
+    from labctl.runner import run_protocol
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
     for name, params in TOUR:
-        cls = get_protocol(name)
-        protocol = cls()
-        protocol.set_values(params)
         path = out_dir / f"{name}.h5"
         path.unlink(missing_ok=True)
-        runner = Runner(protocol, Station.load(cls.STATION), path)
-        runner.prepare()
-        result = runner.run()
+        result = run_protocol(name, path, **params)
         failures += result.status != "completed"
         with open_run(path) as run:
-            figures = save_figures(run, out_dir, cls)
+            figures = save_figures(run, out_dir, get_protocol(name))
         report(f"{result.status:9s} {name:28s} {result.points:5d} points -> {path}"
                + "".join(f"\n{'':10s}{'':28s} figure -> {f}" for f in figures))
         if result.status == "aborted":  # Ctrl-C ends the tour, not just the step it landed in

@@ -20,7 +20,7 @@ from typing import Any
 
 import h5py
 
-from labctl.protocol import Protocol, RunAborted
+from labctl.protocol import Protocol, RunAborted, get_protocol
 from labctl.station import Lab, Station
 from labctl.store import RunWriter
 
@@ -222,3 +222,15 @@ class Runner:
                 self.lab.close()
         self.phase = "done"
         return RunResult(self.out, status, message, self.writer.n_points)
+
+
+def run_protocol(name: str, out: str | Path, *, station: str | Path | None = None, **values) -> RunResult:
+    """Run protocol ``name`` into ``out``, as ``labctl run`` does, from a script or a test.
+
+    ``station`` defaults to the protocol's own; ``values`` set parameters (values or strings with
+    units, validated as on the command line).
+    """
+    cls = get_protocol(name)
+    protocol = cls()
+    protocol.set_values(values)
+    return Runner(protocol, Station.load(station or cls.STATION), out).run()

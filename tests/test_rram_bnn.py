@@ -7,7 +7,7 @@ import pytest
 from labctl import bnn
 from labctl.protocol import ParameterError, get_protocol
 from labctl.results import open_run
-from labctl.runner import Runner
+from labctl.runner import run_protocol
 from labctl.station import Station
 
 matplotlib.use("Agg")
@@ -17,8 +17,7 @@ IMAGES = 200
 
 
 def run(path, **params):
-    cls = get_protocol(NAME)
-    return cls, Runner(cls(**params), Station.load(cls.STATION), path).run()
+    return get_protocol(NAME), run_protocol(NAME, path, **params)
 
 
 def die_log():

@@ -6,16 +6,14 @@ import pytest
 
 from labctl.protocol import get_protocol
 from labctl.results import open_run
-from labctl.runner import Runner
+from labctl.runner import run_protocol
 from labctl.station import Station
 
 matplotlib.use("Agg")
 
 
 def run(name, path, **params):
-    cls = get_protocol(name)
-    result = Runner(cls(**params), Station.load(cls.STATION), path).run()
-    return cls, result
+    return get_protocol(name), run_protocol(name, path, **params)
 
 
 def bench_of_station():

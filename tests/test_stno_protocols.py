@@ -6,15 +6,14 @@ import pytest
 
 from labctl.protocol import ParameterError, get_protocol
 from labctl.results import open_run
-from labctl.runner import Runner
+from labctl.runner import Runner, run_protocol
 from labctl.station import Station
 
 
 def _run(name, path, **params):
-    cls = get_protocol(name)
-    result = Runner(cls(**params), Station.load(cls.STATION), path).run()
+    result = run_protocol(name, path, **params)
     assert result.status == "completed", result.message
-    return cls
+    return get_protocol(name)
 
 
 def _assert_left_safe():
