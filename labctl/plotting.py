@@ -37,8 +37,7 @@ def plot_data(data: Data, title: str = ""):
                                 figsize=(6.4, 2.2 + 1.6 * len(signals)), layout="constrained")
         x, xlabel = _x(data.axes[0], len(vals))
         for ax, s in zip(axs[:, 0], signals, strict=True):
-            n = min(len(x), len(s.values))  # a live or killed run's columns may differ by a point
-            ax.plot(x[:n], s.values[:n], ".-", ms=3)
+            ax.plot(x, s.values, ".-", ms=3)
             ax.set_ylabel(s.label)
             ax.grid(True, alpha=0.3)
         axs[-1, 0].set_xlabel(xlabel)
@@ -47,8 +46,7 @@ def plot_data(data: Data, title: str = ""):
         x, xlabel = _x(data.axes[1], vals.shape[1])
         index = data.axes[0]
         for k, row in enumerate(vals):
-            has_index = index is not None and k < len(index.values)
-            label = f"{index.name} = {index.values[k]:.4g} {index.units}" if has_index else f"#{k}"
+            label = f"{index.name} = {index.values[k]:.4g} {index.units}" if index else f"#{k}"
             ax.plot(x, row, label=label.rstrip())
         ax.set(xlabel=xlabel, ylabel=sig.label)
         ax.grid(True, alpha=0.3)

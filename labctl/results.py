@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -228,9 +228,11 @@ class Run:
             raise KeyError(f"no NXdata {name!r}; available: {names}")
         g = self.entry[name]
         fields = {k: self._field(v) for k, v in g.items() if isinstance(v, h5py.Dataset)}
-        signal = fields[_attr(g, "signal")]
         axes_attr = _attr(g, "axes", [])
         axes_attr = [axes_attr] if isinstance(axes_attr, str) else list(axes_attr)
+        if self.recorded_status != "completed":
+            fields = _complete_records(fields, axes_attr)
+        signal = fields[_attr(g, "signal")]
         axes = [fields.get(a) if a != "." else None for a in axes_attr]
         axes += [None] * (signal.values.ndim - len(axes))
         aux = _attr(g, "auxiliary_signals", [])
@@ -261,6 +263,19 @@ class Run:
                         ds.refresh()
                     out[n][k] = ds.shape
         return out
+
+
+def _complete_records(fields: dict[str, Field], axes: list[str]) -> dict[str, Field]:
+    """Only the records every field has: a live or killed writer may be one column ahead.
+
+    Record-indexed fields are all but the axes of the trace/map dimensions (``@axes[1:]``).
+    """
+    fixed = set(axes[1:])
+    record = [k for k, f in fields.items() if k not in fixed and f.values.ndim >= 1]
+    if not record:
+        return fields
+    n = min(len(fields[k].values) for k in record)
+    return {k: replace(f, values=f.values[:n]) if k in record else f for k, f in fields.items()}
 
 
 def open_run(path: str | Path, entry: str | None = None) -> Run:

@@ -265,8 +265,15 @@ def test_plot_of_a_run_killed_between_two_columns(in_tmp, capsys):
     with h5py.File(in_tmp / "cut.h5", "r+") as f:  # what a kill between two appends leaves
         f["entry/data/r"].resize((4,))
         f["entry/trace/bias"].resize((2,))
+        f["entry/status"][()] = "running"
     assert main(["plot", "cut.h5"]) == 0
     assert len(capsys.readouterr().out.split()) == 2
+    with open_run(in_tmp / "cut.h5") as run:  # the reader shows complete records only
+        assert not run.complete
+        assert {k: len(f.values) for k, f in run.columns().items()} == {"v": 3, "i": 3, "r": 3, "time": 3}
+        trace = run.data("trace")
+        assert trace.signal.values.shape == (2, 4) and trace.axes[1].values.shape == (4,)
+        assert len(run.to_pandas()) == 3
 
 
 def test_plot_falls_back_to_generic_figures_when_the_protocols_fails(in_tmp, capsys, monkeypatch):
