@@ -107,6 +107,11 @@ def test_classification_and_its_ties():
         assert maps[v].sum() == sum(k != NONE for k in TARGETS[name])
     both = maps[VOWELS.index("ae")] | maps[VOWELS.index("aw")]  # A on 1, B on 0 and 2: equally far
     assert classify(both) == UNCLASSIFIED
+    # only oscillator 2 on B: one cell from /ae/ (A on 1 missing) and from /er/ (no lock; B on 2 extra):
+    # the target holding the measured lock wins
+    only_b2 = np.zeros((N_OSC, 2), bool)
+    only_b2[2, 1] = True
+    assert classify(only_b2) == VOWELS.index("ae")
 
 
 def test_learning_rule_moves_toward_missing_and_away_from_wrong_locks():
