@@ -61,7 +61,8 @@ def test_compliance_limits_current_and_sets_status_bit():
 
 def test_current_source_at_zero_reads_zero_volts_not_compliance():
     smu = Keithley2400("GPIB0::24::INSTR", visa_library=LABSIM)
-    smu.apply_current(compliance_voltage=10)
+    smu.source_mode = "current"
+    smu.compliance_voltage = 10
     smu.source_current = 0.0
     smu.enable_source()
     values = smu.values(":READ?")

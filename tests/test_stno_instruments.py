@@ -184,7 +184,8 @@ def test_station_refuses_unsafe_requests_before_sending_them():
 
 def test_smu_auto_output_off_stops_biasing_the_oscillator(lab):
     bench, smu = lab[0], lab[1]
-    smu.apply_current(compliance_voltage=2)
+    smu.source_mode = "current"
+    smu.compliance_voltage = 2
     smu.source_current = 3e-3
     smu.write(":SOUR:CLE:AUTO ON")
     smu.values(":READ?")  # output on for the reading only (manual: auto output-off)
