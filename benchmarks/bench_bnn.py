@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from labctl import bnn
 from labctl.instruments.die_controller import DieController
 from labctl.protocol import get_protocol
+from labctl.protocols._rram import bnn
 from labctl.results import open_run
 from labctl.runner import Runner
 from labctl.sim_backends.bench_file import resolve

@@ -14,16 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from labctl.protocol import Array, Column, IntegerParameter, Parameter, ParameterError
-from labctl.protocols.rram_common import (
-    COLS,
-    ROWS,
-    FormsFirst,
-    RRAMDieProtocol,
-    VerifyParameters,
-    bit_map,
-    parse_floats,
-)
-from labctl.protocols.rram_program_array import BIT_AXES
+from labctl.protocols._rram.base import FormsFirst, RRAMDieProtocol, VerifyParameters
+from labctl.protocols._rram.figures import bit_map
+from labctl.protocols._rram.layout import BIT_AXES, COLS, ROWS
+from labctl.protocols._rram.parameters import parse_floats
 
 CONDITION = (Column("compliance", "A", "SET compliance current"),
              Column("cycles", "", "Endurance cycles before the test"))

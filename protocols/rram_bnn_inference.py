@@ -7,7 +7,7 @@ threshold on the count is the binary neuron. No error correction: a BNN tolerate
 (no accuracy loss up to a bit-error rate of about 1e-3), so the die can be programmed at low current
 and energy.
 
-Mapping (see :mod:`labctl.bnn`): 8 x 8 binarized digits (64 input bits) -> 16 hidden neurons of 64
+Mapping (see :mod:`labctl.protocols._rram.bnn`): 8 x 8 binarized digits (64 input bits) -> 16 hidden neurons of 64
 weights -> 10 classes. The hidden layer fills the die exactly: neuron j keeps weights 0-31 on row j
 and weights 32-63 on row 16 + j. Each image takes two XNOR-popcounts over all 32 rows, one with
 input bits 0-31 (rows 0-15 count) and one with bits 32-63 (rows 16-31 count); the adders sum the two
@@ -26,18 +26,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl import bnn
 from labctl.protocol import Array, Axis, Column, IntegerParameter, Parameter, ParameterError
-from labctl.protocols.rram_common import (
-    COLS,
-    ROWS,
-    FormsFirst,
-    RRAMDieProtocol,
-    VerifyParameters,
-    bit_map,
-    parse_floats,
-)
-from labctl.protocols.rram_program_array import BIT_AXES
+from labctl.protocols._rram import bnn
+from labctl.protocols._rram.base import FormsFirst, RRAMDieProtocol, VerifyParameters
+from labctl.protocols._rram.figures import bit_map
+from labctl.protocols._rram.layout import BIT_AXES, COLS, ROWS
+from labctl.protocols._rram.parameters import parse_floats
 
 N_IN, N_CLASSES = 64, 10
 N_HIDDEN = ROWS * COLS // N_IN  # 16 neurons of 64 weights fill the die

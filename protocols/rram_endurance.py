@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from labctl.protocol import Array, Column, FloatParameter, IntegerParameter
-from labctl.protocols.rram_common import COLS, ROWS, SIDES, FormsFirst, RRAMDieProtocol
-from labctl.protocols.rram_form_array import DEVICE_AXES
+from labctl.protocols._rram.base import FormsFirst, RRAMDieProtocol
+from labctl.protocols._rram.layout import COLS, DEVICE_AXES, ROWS, SIDES
 
 
 def checkpoints(max_cycles: float, per_decade: int) -> np.ndarray:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.protocol import Array, Axis, Column, FloatParameter
-from labctl.protocols.rram_common import COLS, ROWS, SIDES, RRAMDieProtocol, bit_map, log_histogram
-
-DEVICE_AXES = (Axis("row"), Axis("column"), Axis("side", "", "bit line (0 = BL, 1 = BLb)"))
+from labctl.protocol import Array, Column, FloatParameter
+from labctl.protocols._rram.base import RRAMDieProtocol
+from labctl.protocols._rram.figures import bit_map, log_histogram
+from labctl.protocols._rram.layout import COLS, DEVICE_AXES, ROWS, SIDES
 
 
 class FormArray(RRAMDieProtocol):

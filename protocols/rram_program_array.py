@@ -11,20 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from labctl.protocol import Array, Column, IntegerParameter, ListParameter, Parameter
-from labctl.protocols.rram_common import (
-    COLS,
-    ROWS,
-    SIDES,
-    FormsFirst,
-    RRAMDieProtocol,
-    VerifyParameters,
-    bit_map,
-    log_histogram,
-    pattern_bits,
-)
-from labctl.protocols.rram_form_array import DEVICE_AXES
-
-BIT_AXES = DEVICE_AXES[:2]
+from labctl.protocols._rram.base import FormsFirst, RRAMDieProtocol, VerifyParameters
+from labctl.protocols._rram.figures import bit_map, log_histogram
+from labctl.protocols._rram.layout import BIT_AXES, COLS, DEVICE_AXES, ROWS, SIDES
+from labctl.protocols._rram.parameters import pattern_bits
 
 
 class ProgramArray(FormsFirst, VerifyParameters, RRAMDieProtocol):

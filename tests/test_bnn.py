@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from labctl import bnn
+from labctl.protocols._rram import bnn
 
 
 @pytest.fixture(scope="module")

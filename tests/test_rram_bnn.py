@@ -4,8 +4,8 @@ import matplotlib
 import numpy as np
 import pytest
 
-from labctl import bnn
 from labctl.protocol import ParameterError, get_protocol
+from labctl.protocols._rram import bnn
 from labctl.results import open_run
 from labctl.runner import run_protocol
 from labctl.station import Station

@@ -1,7 +1,7 @@
-"""Common ground of the RRAM die protocols: pulse conditions, patterns, error counting, map plots.
+"""The abstract RRAM die protocol: pulse conditions, forming first, program-and-verify, error counting.
 
-Abstract (no NAME): `rram_form_array`, `rram_program_array`, `rram_bit_error_rate` and
-`rram_endurance` build on :class:`RRAMDieProtocol`. A bit is 1 when its BL device holds the low
+Abstract (no NAME): `rram_form_array`, `rram_program_array`, `rram_bit_error_rate`, `rram_endurance`
+and `rram_bnn_inference` build on :class:`RRAMDieProtocol`. A bit is 1 when its BL device holds the low
 resistance; the 1T1R comparison reads the BL device alone against a reference resistor placed at the
 geometric mean of the BL devices' LRS and HRS medians (calibrated on the pattern just written).
 """
@@ -10,51 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.instruments.die_controller import COLS, ROWS, SIDES  # noqa: F401 (the die layout, for every RRAM protocol)
-from labctl.protocol import (
-    BooleanParameter,
-    FloatParameter,
-    IntegerParameter,
-    ParameterError,
-    Protocol,
-    Role,
-)
-
-
-def parse_floats(text: str, name: str) -> list[float]:
-    """``"20e-6, 50e-6"`` -> [2e-05, 5e-05] (a comma-separated list parameter)."""
-    try:
-        values = [float(v) for v in str(text).replace(";", ",").split(",") if v.strip()]
-    except ValueError:
-        raise ParameterError(f"{name}: expected comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise ParameterError(f"{name}: at least one value needed")
-    return values
-
-
-def pattern_bits(kind: str, seed: int = 0, user_hex: str = "") -> np.ndarray:
-    """A 32 x 32 bit pattern: checkerboard, random, ones, zeros, stripes, or 256 hex digits."""
-    r, c = np.indices((ROWS, COLS))
-    if kind == "checkerboard":
-        return (r + c) % 2 == 0
-    if kind == "random":
-        return np.random.default_rng(seed).random((ROWS, COLS)) < 0.5
-    if kind == "ones":
-        return np.ones((ROWS, COLS), bool)
-    if kind == "zeros":
-        return np.zeros((ROWS, COLS), bool)
-    if kind == "stripes":
-        return r % 2 == 0
-    if kind == "user":
-        digits = "".join(str(user_hex).split())
-        if len(digits) != ROWS * COLS // 4:
-            raise ParameterError(f"user_bits: need {ROWS * COLS // 4} hex digits, got {len(digits)}")
-        try:
-            raw = np.frombuffer(bytes.fromhex(digits), np.uint8)
-        except ValueError:
-            raise ParameterError("user_bits: not a hexadecimal string") from None
-        return np.unpackbits(raw).astype(bool).reshape(ROWS, COLS)
-    raise ParameterError(f"unknown pattern {kind!r}")
+from labctl.protocol import BooleanParameter, FloatParameter, IntegerParameter, Protocol, Role
+from labctl.protocols._rram.layout import ROWS
 
 
 class RRAMDieProtocol(Protocol):
@@ -145,21 +102,3 @@ class VerifyParameters:
         d.verify_max_pulses = self.max_pulses
         d.verify_lrs = self.r_lrs_max
         d.verify_hrs = self.r_hrs_min
-
-
-# -- figures ---------------------------------------------------------------------------------
-def bit_map(ax, values, title, cmap="viridis", **kwargs):
-    im = ax.imshow(values, origin="upper", cmap=cmap, interpolation="nearest", **kwargs)
-    ax.set_title(title, fontsize=9)
-    ax.set_xlabel("column")
-    ax.set_ylabel("row")
-    return im
-
-
-def log_histogram(ax, values, label, bins=40):
-    values = np.asarray(values, float)
-    values = values[np.isfinite(values) & (values > 0)]
-    if values.size:
-        edges = np.logspace(np.log10(values.min()), np.log10(values.max()) + 1e-9, bins)
-        ax.hist(values, bins=edges, histtype="step", label=label)
-    ax.set_xscale("log")
