@@ -10,7 +10,7 @@ import time
 import numpy as np
 from timing import best_of
 
-from labctl.protocols.stno_spectra import peak
+from labctl.protocols._stno.spectra import peak
 from labctl.sim_backends.physics.spectrum import (
     AnalyzerSettings,
     analyzer_trace,

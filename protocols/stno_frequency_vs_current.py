@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from labctl.protocol import Column, FloatParameter, IntegerParameter, Role
-from labctl.protocols.stno_base import PEAK_COLUMNS, STNOSpectra
-from labctl.protocols.stno_plots import spectra_figure
+from labctl.protocols._stno.base import PEAK_COLUMNS, STNOSpectra
+from labctl.protocols._stno.figures import spectra_figure
 
 
 class FrequencyVsCurrent(STNOSpectra):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from labctl.protocol import Column, FloatParameter, IntegerParameter, Role
-from labctl.protocols.stno_base import PEAK_COLUMNS, STNOSpectra
-from labctl.protocols.stno_plots import tongue_figure
-from labctl.protocols.stno_spectra import peak
+from labctl.protocols._stno.base import PEAK_COLUMNS, STNOSpectra
+from labctl.protocols._stno.figures import tongue_figure
+from labctl.protocols._stno.spectra import peak
 
 Z0 = 50.0
 

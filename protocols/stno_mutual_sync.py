@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from labctl.protocol import Column, FloatParameter, IntegerParameter, Role
-from labctl.protocols.stno_base import STNOSpectra
-from labctl.protocols.stno_plots import spectra_figure
-from labctl.protocols.stno_spectra import separate_peaks
+from labctl.protocols._stno.base import STNOSpectra
+from labctl.protocols._stno.figures import spectra_figure
+from labctl.protocols._stno.spectra import separate_peaks
 
 
 class MutualSync(STNOSpectra):

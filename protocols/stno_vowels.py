@@ -66,8 +66,8 @@ import numpy as np
 
 from labctl.datasets import load_hillenbrand
 from labctl.protocol import Array, Axis, Column, FloatParameter, IntegerParameter, ParameterError, Role
-from labctl.protocols.stno_base import STNOSpectra
-from labctl.protocols.stno_spectra import peak, separate_peaks
+from labctl.protocols._stno.base import STNOSpectra
+from labctl.protocols._stno.spectra import peak, separate_peaks
 
 VOWELS = ("ae", "ah", "aw", "er", "iy", "uh", "uw")
 N_OSC = 4

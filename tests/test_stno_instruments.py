@@ -9,7 +9,7 @@ from pymeasure.instruments.kepco import KepcoBOP3612
 from pymeasure.instruments.lakeshore import LakeShore421
 
 from labctl.instruments.spectrum_analyzer import SpectrumAnalyzer
-from labctl.protocols.stno_spectra import peak
+from labctl.protocols._stno.spectra import peak
 from labctl.sim_backends.bench_file import resolve
 from labctl.station import LimitError, Station
 

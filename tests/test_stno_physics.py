@@ -4,7 +4,7 @@ thermal linewidth, reproducibility, and the spectrum analyzer's view of it."""
 import numpy as np
 import pytest
 
-from labctl.protocols.stno_spectra import peak, separate_peaks
+from labctl.protocols._stno.spectra import peak, separate_peaks
 from labctl.sim_backends.physics.spectrum import (
     AnalyzerSettings,
     analyzer_trace,

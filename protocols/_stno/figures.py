@@ -1,4 +1,4 @@
-"""Figures of the STNO protocols for `labctl plot` (no protocol here)."""
+"""Figures of the STNO protocols for `labctl plot`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Setting the out-of-plane field of the STNO probe's electromagnet safely (no protocol here).
+"""Setting the out-of-plane field of the STNO probe's electromagnet safely.
 
 The coil is ramped in setpoint steps no larger than `step` (the station also refuses larger ones), each
 step awaited on the run clock until the measured coil current has followed; the supply's voltage limit

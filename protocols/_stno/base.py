@@ -1,9 +1,9 @@
-"""Common ground of the STNO protocols: the analyzer, the magnet, biasing pillars, safe shutdown.
+"""The abstract STNO protocol: the analyzer, the magnet, biasing pillars, safe shutdown.
 
 Abstract (no NAME): `stno_frequency_vs_current`, `stno_frequency_vs_field`, `stno_injection_locking`,
 `stno_mutual_sync` and `stno_vowel_recognition` build on it. Spectra are recorded whole (NeXus array
 `spectrum`, dBm vs frequency) and reduced to peak frequency, power and -3 dB linewidth
-(`labctl.protocols.stno_spectra`).
+(:mod:`labctl.protocols._stno.spectra`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from labctl.protocol import (
     Protocol,
     Role,
 )
-from labctl.protocols.stno_magnet import prepare_magnet, release_magnet, set_field
-from labctl.protocols.stno_spectra import peak
+from labctl.protocols._stno.magnet import prepare_magnet, release_magnet, set_field
+from labctl.protocols._stno.spectra import peak
 
 PEAK_COLUMNS = (
     Column("peak_frequency", "Hz", "Peak frequency"),

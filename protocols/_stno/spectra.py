@@ -1,5 +1,5 @@
 """Reading oscillator spectra: peak frequency, power and -3 dB linewidth; separate peaks of several
-oscillators. Shared by the STNO protocols and their figures (no protocol here)."""
+oscillators. Shared by the STNO protocols and their figures."""
 
 from __future__ import annotations
 
