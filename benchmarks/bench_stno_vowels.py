@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from labctl.protocol import get_protocol
-from labctl.protocols.stno_vowels import VOWELS
+from labctl.protocols._stno.vowel_readout import VOWELS
 from labctl.results import open_run
 from labctl.runner import Runner
 from labctl.station import Station

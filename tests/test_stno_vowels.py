@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from labctl.protocol import ParameterError, get_protocol
-from labctl.protocols.stno_vowels import (
+from labctl.protocols._stno.vowel_learning import learning_step
+from labctl.protocols._stno.vowel_readout import (
     N_OSC,
     NONE,
     TARGETS,
     UNCLASSIFIED,
     VOWELS,
     classify,
-    learning_step,
     map_code,
     read_sync_map,
     target_maps,
