@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from labctl.protocol import ParameterError, get_protocol
-from labctl.protocols._stno.vowel_learning import learning_step
+from labctl.protocols._stno.vowel_learning import (
+    Calibration,
+    epoch_rate,
+    initial_currents,
+    learning_step,
+    next_currents,
+)
 from labctl.protocols._stno.vowel_readout import (
     N_OSC,
     NONE,
@@ -15,6 +21,7 @@ from labctl.protocols._stno.vowel_readout import (
     VOWELS,
     classify,
     map_code,
+    read_spectrum,
     read_sync_map,
     target_maps,
 )
@@ -126,6 +133,50 @@ def test_learning_rule_moves_toward_missing_and_away_from_wrong_locks():
     assert d_i[2] == pytest.approx(0.5 * 3e6 / 10e9)  # pushed further up, to 12 MHz from A
     assert d_i[0] == 0 and d_i[3] == 0
     assert np.all(learning_step(target, target, freqs, (346e6, 330e6), slope, 0.5, 12e6) == 0)
+
+
+def _linear_calibration():
+    """Every oscillator 300 MHz at 5 mA, rising 10 MHz per mA."""
+    currents = np.array([5e-3, 7e-3, 9e-3])
+    return Calibration(currents, [300e6 + 1e10 * (currents - 5e-3)] * N_OSC)
+
+
+def test_sync_map_is_read_from_the_separate_peaks_of_a_spectrum():
+    f = np.linspace(300e6, 385e6, 851)
+    trace = np.full(f.size, -90.0)
+    for f0, p in ((341.0e6, -30), (316.2e6, -35), (355.3e6, -31), (367.4e6, -28)):
+        trace = np.maximum(trace, p - ((f - f0) / 0.2e6) ** 2)
+    free = np.array([316e6, 345e6, 355e6, 367e6])
+    sync, freqs = read_spectrum(f, trace, 341e6, 330e6, free, separation=1.5e6, tolerance=0.3e6, match=18e6)
+    assert sync[:, 0].tolist() == [False, True, False, False] and not sync[:, 1].any()
+    assert freqs == pytest.approx([316.2e6, 341e6, 355.3e6, 367.4e6])
+
+
+def test_learning_starts_spread_over_the_band_and_slows_down_by_epoch():
+    cal = _linear_calibration()
+    spread = initial_currents(cal, (300e6, 340e6), 5e-3, 9e-3)  # slice centres 305, 315, 325, 335 MHz
+    assert spread == pytest.approx([5.5e-3, 6.5e-3, 7.5e-3, 8.5e-3], abs=1e-8)
+    assert initial_currents(cal, (300e6, 340e6), 5e-3, 9e-3, i_init=6e-3).tolist() == [6e-3] * N_OSC
+    assert epoch_rate(0.6, 2.0, 0) == epoch_rate(0.6, 2.0, 1) == 0.6
+    assert epoch_rate(0.6, 2.0, 3) == pytest.approx(0.6 / 9)
+
+
+def test_next_currents_count_locked_oscillators_at_their_calibration_and_stay_within_bounds():
+    cal = _linear_calibration()
+    currents = np.array([5e-3, 7.5e-3, 7.8e-3, 9e-3])  # free-running 300, 325, 328, 340 MHz
+    target = np.zeros((N_OSC, 2), bool)
+    target[1, 0] = True  # oscillator 2 should follow A at 330 MHz
+    sync = np.zeros((N_OSC, 2), bool)
+    sync[2, 0] = True  # oscillator 3 follows it instead
+    freqs = np.array([300e6, 326e6, 330e6, 340e6])  # measured: oscillator 3 sits on the input
+    new = next_currents(currents, cal, sync, target, freqs, (330e6, 310e6), rate=0.5, lock_range=12e6,
+                        i_min=5e-3, i_max=9e-3)
+    assert new[1] - currents[1] == pytest.approx(0.5 * 4e6 / 1e10)  # toward A from its measured 326 MHz
+    assert new[2] - currents[2] == pytest.approx(-0.5 * 10e6 / 1e10)  # to 12 MHz from A, counted from 328 MHz
+    assert new[0] == currents[0] and new[3] == currents[3]
+    far = next_currents(currents, cal, sync, target, freqs, (330e6, 310e6), rate=1.0, lock_range=50e6,
+                        i_min=5e-3, i_max=9e-3)
+    assert far[2] == 5e-3  # a 48 MHz push is stopped at i_min
 
 
 @pytest.mark.parametrize("params, message", [
