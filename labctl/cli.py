@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import logging
 import os
-import signal
 import sys
 import time
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 
 USAGE_ERROR = 2
@@ -67,7 +68,6 @@ class Progress:
 # -- commands -----------------------------------------------------------------------------------
 def cmd_list(args) -> int:
     from labctl.protocol import DISCOVERY_ERRORS, protocols
-    from labctl.sim_backends.bench_file import shipped_benches
     from labctl.station import Station, StationError, shipped_stations
 
     print("protocols:")
@@ -82,12 +82,11 @@ def cmd_list(args) -> int:
     for path in shipped_stations():
         try:
             st = Station.load(path)
-            print(f"  {st.name:<{width}}  {st.description}  [roles {', '.join(st.roles)}]")
+            libraries = sorted({r.visa_library or "default" for r in st.roles.values()})
+            print(f"  {st.name:<{width}}  {st.description}  [roles {', '.join(st.roles)}; "
+                  f"library {', '.join(libraries)}]")
         except StationError as exc:
             print(f"  ! {path.name}: {exc}")
-    print("benches:")
-    for path in shipped_benches():
-        print(f"  {path.name}")  # details: labctl bench show NAME
     return 0
 
 
@@ -156,7 +155,8 @@ def cmd_run(args) -> int:
     progress = Progress(cls.NAME, enabled=False if args.quiet else None)
     runner = None
     try:
-        station = Station.load(station_ref)
+        station = Station.load(station_ref, visa_library=args.visa_library,
+                               library_options={"seed": args.bench_seed} if args.bench_seed is not None else None)
         runner = Runner(protocol, station, out, on_progress=progress.update,
                         entry=args.entry or "entry")
         runner.prepare()
@@ -168,23 +168,9 @@ def cmd_run(args) -> int:
     if not args.quiet:
         print(f"{cls.NAME} on station {station.name} -> {out}", file=sys.stderr)
 
-    def on_signal(signum, frame):
-        if runner.phase in ("shutdown", "finishing", "done"):
-            print("\nshutting down the instruments, please wait", file=sys.stderr)
-            return
-        if not runner.stopping:
-            runner.abort()
-            print("\nabort requested: stopping at the next checkpoint "
-                  "(Ctrl-C again to interrupt at once)", file=sys.stderr)
-            return
-        raise KeyboardInterrupt
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        result = runner.run()
+        result = runner.run()  # Ctrl-C / SIGTERM: the runner aborts at the next checkpoint
     finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
         progress.close()
     line = f"{result.status}: {result.points} points -> {result.path}"
     if result.message and result.status != "completed":
@@ -253,8 +239,9 @@ def cmd_show(args) -> int:
                 for role, facts in inst.items():
                     print(f"    {role}: {facts.get('idn', '?')}")
                     print(f"      {facts.get('driver', '?')} @ {facts.get('resource', '?')}")
-            if run.sample:
-                print("  sample:     " + ", ".join(f"{k}={_fmt(v)}" for k, v in run.sample.items()))
+            for label, facts in (("sample:", run.sample), ("at end:", run.sample_at_end)):
+                if facts:
+                    print(f"  {label:<11} " + ", ".join(f"{k}={_fmt(v)}" for k, v in facts.items()))
             print("  data:")
             for group, shapes in run.shapes().items():
                 d = run.data(group)
@@ -296,7 +283,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_recover(args) -> int:
-    from labctl.store import clear_open_flags
+    from labctl.recovery import clear_open_flags
 
     with _open(args.file, None) as run:
         status = run.status
@@ -307,28 +294,6 @@ def cmd_recover(args) -> int:
               f"(run status: {status})")
     else:
         print(f"{args.file}: nothing to recover (run status: {status})")
-    return 0
-
-
-def cmd_bench(args) -> int:
-    from labctl.sim_backends import bench_file
-
-    if args.bench_cmd == "list":
-        for path in bench_file.shipped_benches():
-            info = bench_file.describe(path)
-            print(f"{path.name:<20} {info['bench']}  seed {info['seed']}  "
-                  f"{len(info['resources'])} resources")
-        return 0
-    try:
-        info = bench_file.describe(bench_file.resolve(args.file))
-    except (FileNotFoundError, OSError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
-    print(f"{info['path']}")
-    print(f"  bench: {info['bench']}  seed: {info['seed']}")
-    if info.get("params"):
-        print("  params: " + ", ".join(f"{k}={v}" for k, v in info["params"].items()))
-    for r in info["resources"]:
-        print(f"  {r['resource']:<40} {r['device']:<16} {r['model'] or '(static mock)'}")
     return 0
 
 
@@ -350,6 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--station", help="station YAML file or shipped station name")
     s.add_argument("--out", help="run file to write (default: PROTOCOL_DATE-TIME.h5 here)")
     s.add_argument("--entry", help="entry name: adds the run to an existing file")
+    s.add_argument("--visa-library", metavar="LIB",
+                   help="VISA library for every role, replacing the station's (e.g. @py for the real lab)")
+    s.add_argument("--bench-seed", type=int, metavar="N",
+                   help="simulated stations: build the bench from seed N (another die or chip of the same design)")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     s.add_argument("--list-params", action="store_true",
                    help="print the protocol's parameters and exit")
@@ -375,17 +344,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.set_defaults(func=cmd_recover)
 
-    s = sub.add_parser("bench", help="simulated benches")
-    bsub = s.add_subparsers(dest="bench_cmd", required=True, metavar="SUBCOMMAND")
-    bsub.add_parser("list", help="shipped bench files")
-    b = bsub.add_parser("show", help="devices, resources and emulator models of a bench file")
-    b.add_argument("file", help="bench YAML path or shipped bench name (demo.yaml)")
-    s.set_defaults(func=cmd_bench)
+    for plugin in entry_points(group="labctl.commands"):
+        plugin.load()(sub)  # commands contributed by other parts (the simulator's `bench`)
     return p
+
+
+def _log_to_stderr() -> None:
+    """Warnings of the library (aborts requested, instruments going safe) as plain lines on stderr."""
+    logger = logging.getLogger("labctl")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _log_to_stderr()
     try:
         return args.func(args)
     except UsageError as exc:

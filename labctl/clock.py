@@ -1,8 +1,8 @@
 """The run's clock: how a protocol waits, whatever the hardware.
 
-A station whose VISA library carries a clock (the ``@labsim`` library carries its bench's virtual
-clock) runs on that clock; any other runs on the wall clock. Protocols only ever call
-``clock.sleep``/``clock.now``, so a 30 s magnet ramp is 30 s on real hardware and no wall time on a
+A station whose VISA library carries a clock (a simulated bench's virtual clock, see
+:func:`labctl.capabilities.clock_of`) runs on that clock; any other runs on the wall clock. Protocols
+only ever call ``clock.sleep``/``clock.now``, so a 30 s magnet ramp is 30 s on real hardware and no wall time on a
 simulated bench, with the same protocol code.
 """
 
@@ -26,13 +26,3 @@ class WallClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
-
-
-def clock_of(visa_library) -> Clock:
-    """The clock a VISA library object provides, or the wall clock.
-
-    Accepts a pyvisa library object, a ``ResourceManager`` or a pyvisa resource.
-    """
-    lib = getattr(visa_library, "visalib", visa_library)
-    clock = getattr(lib, "clock", None)
-    return clock if isinstance(clock, Clock) else WallClock()

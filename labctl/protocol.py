@@ -32,6 +32,7 @@ import functools
 import importlib
 import pkgutil
 import time
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -45,7 +46,7 @@ from pymeasure.experiment import (
     Procedure,
 )
 
-from labctl.store import Array, Axis, Column
+from labctl.schema import Array, Axis, Column
 
 __all__ = [
     "Array", "Axis", "BooleanParameter", "Column", "FloatParameter", "IntegerParameter",
@@ -107,6 +108,39 @@ def _label(col: Column) -> str:
     return label
 
 
+class RunSink(typing.Protocol):
+    """Where a bound protocol's data go (the runner's writer): points by column name."""
+
+    def point(self, values: Mapping[str, Any]) -> None: ...
+
+    def array(self, name: str, values: np.ndarray, index: Mapping[str, Any]) -> None: ...
+
+    def axis(self, name: str, axis: str, values: np.ndarray) -> None: ...
+
+    def progress(self, percent: float) -> None: ...
+
+
+class _PymeasureSink:
+    """Data through pymeasure's ``Procedure.emit``, points keyed by pymeasure's column labels, so
+    that pymeasure's ``Worker`` and ``Results`` run a protocol unchanged."""
+
+    def __init__(self, protocol: Protocol):
+        self.protocol = protocol
+        self.labels = {c.name: lab for c, lab in zip(protocol.COLUMNS, protocol.DATA_COLUMNS, strict=True)}
+
+    def point(self, values):
+        self.protocol.emit("results", {self.labels[k]: v for k, v in values.items()})
+
+    def array(self, name, values, index):
+        self.protocol.emit("array", {"name": name, "values": values, "index": dict(index)})
+
+    def axis(self, name, axis, values):
+        self.protocol.emit("axis", {"name": name, "axis": axis, "values": values})
+
+    def progress(self, percent):
+        self.protocol.emit("progress", percent)
+
+
 _REGISTRY: dict[str, type[Protocol]] = {}
 
 
@@ -130,12 +164,8 @@ class Protocol(Procedure):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.COLUMNS = tuple(cls.COLUMNS)
-        labels = [_label(c) for c in cls.COLUMNS]
-        cls.DATA_COLUMNS = labels
-        cls._column_of_label = {
-            **{c.name: c.name for c in cls.COLUMNS},
-            **{lab: c.name for lab, c in zip(labels, cls.COLUMNS, strict=True)},
-        }
+        cls.DATA_COLUMNS = [_label(c) for c in cls.COLUMNS]
+        cls._column_names = frozenset(c.name for c in cls.COLUMNS)
         if "shutdown" in cls.__dict__:
             cls.shutdown = _shielded(cls.__dict__["shutdown"])
         if cls.__dict__.get("NAME"):
@@ -145,7 +175,9 @@ class Protocol(Procedure):
         super().__init__()
         self._instruments: dict[str, Any] = {}
         self.clock = None
+        self._sink: RunSink = _PymeasureSink(self)
         self._paused: Callable[[], bool] = lambda: False
+        self._sources: dict[str, str] = {}  # parameter -> where its value came from
         self.should_stop = lambda: False  # replaced by whoever runs the protocol
         if parameters:
             self.set_values(parameters)
@@ -169,7 +201,7 @@ class Protocol(Procedure):
         return tuple(self.ARRAYS)
 
     # -- parameters ----------------------------------------------------------------------------
-    def set_values(self, values: Mapping[str, Any]) -> None:
+    def set_values(self, values: Mapping[str, Any], source: str = "explicit") -> None:
         """Set parameters from values or strings (``"1.5"``, ``"1.5 V"``), validated."""
         specs = self.parameter_specs()
         for name, value in values.items():
@@ -186,6 +218,13 @@ class Protocol(Procedure):
             except (ValueError, TypeError) as exc:
                 raise ParameterError(f"parameter {name}={value!r}: {_describe(spec, exc)}") from None
             setattr(self, name, spec.value)
+            self._sources[name] = source
+
+    def set_defaults(self, values: Mapping[str, Any], source: str) -> None:
+        """Defaults from elsewhere (a station's ``setup``) for parameters not set explicitly:
+        an explicit value beats the station's setup, which beats the class default."""
+        explicit = {n for n, src in self._sources.items() if src == "explicit"}
+        self.set_values({k: v for k, v in values.items() if k not in explicit}, source=source)
 
     def check_parameters(self) -> None:
         missing = [n for n in self._parameters if getattr(self, n) is None]
@@ -201,6 +240,7 @@ class Protocol(Procedure):
                 "units": getattr(spec, "units", None) or "",
                 "long_name": spec.name,
                 "description": spec.description or "",
+                "source": self._sources.get(name, "default"),
             }
         return out
 
@@ -210,15 +250,23 @@ class Protocol(Procedure):
         instruments: Mapping[str, Any],
         clock=None,
         *,
+        sink: RunSink | None = None,
         emit: Callable[[str, Any], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         paused: Callable[[], bool] | None = None,
     ) -> None:
+        """Give the protocol its instruments, clock and where its data go.
+
+        ``sink`` receives points by column name (the runner's); without one, data go out through
+        pymeasure's ``emit`` (``emit=`` replaces it) with pymeasure's column labels.
+        """
         missing = set(self.roles()) - set(instruments)
         if missing:
             raise KeyError(f"no instrument for role(s) {sorted(missing)}")
         self._instruments = dict(instruments)
         self.clock = clock
+        if sink is not None:
+            self._sink = sink
         if emit is not None:
             self.emit = emit
         if should_stop is not None:
@@ -270,27 +318,26 @@ class Protocol(Procedure):
 
     def emit_point(self, **values: Any) -> None:
         """Record one point (one value per declared column), then checkpoint."""
-        unknown = set(values) - set(self._column_of_label)
+        unknown = set(values) - self._column_names
         if unknown:
             raise KeyError(
                 f"unknown column(s) {sorted(unknown)}; declared: {[c.name for c in self.COLUMNS]}"
             )
-        labels = {c.name: lab for c, lab in zip(self.COLUMNS, self.DATA_COLUMNS, strict=True)}
-        self.emit("results", {labels[k]: v for k, v in values.items()})
+        self._sink.point(values)
         self.checkpoint()
 
     def emit_array(self, name: str, values: Any, **index: Any) -> None:
         """Record one array (trace, map) of channel ``name`` with its index scalars; checkpoint."""
-        self.emit("array", {"name": name, "values": np.asarray(values), "index": index})
+        self._sink.array(name, np.asarray(values), index)
         self.checkpoint()
 
     def set_axis(self, name: str, axis: str, values: Any) -> None:
         """Give the values along one dimension of array channel ``name`` (e.g. frequencies)."""
-        self.emit("axis", {"name": name, "axis": axis, "values": np.asarray(values)})
+        self._sink.axis(name, axis, np.asarray(values))
 
     def progress(self, done: float, total: float) -> None:
         """Report progress (drives the progress bar and its ETA)."""
-        self.emit("progress", 100.0 * min(max(done / total, 0.0), 1.0) if total else 0.0)
+        self._sink.progress(100.0 * min(max(done / total, 0.0), 1.0) if total else 0.0)
 
     def shutdown(self) -> None:
         """Leave the lab safe: by default every bound instrument's own ``shutdown()``.
@@ -408,9 +455,11 @@ def get_protocol(name: str) -> type[Protocol]:
     known = protocols()
     if name in known:
         return known[name]
+    broken = "; ".join(f"{module} failed to import ({err})" for module, err in DISCOVERY_ERRORS.items())
     hint = difflib.get_close_matches(name, known, n=1)
     raise KeyError(
         f"unknown protocol {name!r}"
         + (f" (did you mean {hint[0]!r}?)" if hint else "")
         + f"; known: {', '.join(known) or 'none'} (see `labctl list`)"
+        + (f"; {broken}" if broken else "")
     )

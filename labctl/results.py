@@ -195,7 +195,15 @@ class Run:
 
     @property
     def sample(self) -> dict[str, Any]:
-        return self.group("sample")
+        """The sample at the start of the run (NXsample)."""
+        facts = self.group("sample")
+        facts.pop("end_of_run", None)
+        return facts
+
+    @property
+    def sample_at_end(self) -> dict[str, Any]:
+        """The sample at the end of the run (``{}`` for a run that did not finish)."""
+        return self.group("sample").get("end_of_run", {})
 
     @property
     def program(self) -> dict[str, Any]:

@@ -2,27 +2,34 @@
 
 The runner binds the station's guarded drivers to the protocol's roles, gives it the station's
 clock, streams every emitted point and array to a :class:`labctl.store.RunWriter`, lands aborts at
-the protocol's checkpoints, always calls ``shutdown()`` and records how the run ended.
+the protocol's checkpoints (Ctrl-C and SIGTERM included, from the CLI or a script), always calls
+``shutdown()`` and records how the run ended, with the sample's state at its start and its end.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import platform
+import signal
 import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import h5py
 
+from labctl.connection import ConnectedStation
 from labctl.protocol import Protocol, RunAborted, get_protocol
-from labctl.station import Lab, Station
+from labctl.station import Station
 from labctl.store import RunWriter
+
+log = logging.getLogger(__name__)
 
 EXIT_CODES = {"completed": 0, "failed": 1, "aborted": 130}
 _PACKAGES = ("labctl-nanodevices", "numpy", "h5py", "pymeasure", "pyvisa", "pyvisa-sim", "PyYAML")
@@ -78,8 +85,10 @@ def program_info() -> dict[str, Any]:
 class Runner:
     """Run ``protocol`` (parameters already set) on ``station``, writing to ``out``.
 
-    Thread-safe controls: :meth:`abort` (lands at the next checkpoint), :meth:`pause`/:meth:`resume`.
-    ``on_progress(percent)`` is called whenever the protocol reports progress.
+    The station's ``setup`` fills the parameters the caller did not set. Thread-safe controls:
+    :meth:`abort` (lands at the next checkpoint), :meth:`pause`/:meth:`resume`. ``on_progress(percent)``
+    is called whenever the protocol reports progress. Run from the main thread, :meth:`run` turns
+    SIGINT/SIGTERM into an abort (a second one interrupts at once).
     """
 
     def __init__(
@@ -100,8 +109,9 @@ class Runner:
         self._stop = threading.Event()
         self._pause = threading.Event()
         self.writer: RunWriter | None = None
-        self.lab: Lab | None = None
+        self.connected: ConnectedStation | None = None
         self._streaming = False
+        protocol.set_defaults(station.defaults_for(protocol.parameter_specs()), source=f"station {station.name} setup")
 
     # -- controls ---------------------------------------------------------------------------
     def abort(self) -> None:
@@ -125,15 +135,15 @@ class Runner:
         arrays = list(p.arrays())
         self.station.check_roles(p.roles())
         self.phase = "connecting"
-        self.lab = self.station.connect(p.roles())
+        self.connected = self.station.connect(p.roles())
         try:
-            clock = self.lab.clock
+            clock = self.connected.clock
             self.writer = RunWriter(
                 self.out, p.COLUMNS, arrays, title=p.title(), entry=self.entry, clock=clock.now
             )
             self.writer.write_metadata(
                 parameters=p.parameter_records(),
-                sample=self.lab.sample(),
+                sample=self.connected.sample(),
                 program=program_info(),
                 extra={
                     "protocol": {"name": p.NAME, "class": f"{type(p).__module__}.{type(p).__qualname__}"},
@@ -142,7 +152,7 @@ class Runner:
                     "run_clock": type(clock).__name__,
                 },
             )
-            p.bind(self.lab.instruments, clock, emit=self._emit,
+            p.bind(self.connected.instruments, clock, sink=self,
                    should_stop=self._stop.is_set, paused=self._pause.is_set)
         except BaseException:
             self._discard()
@@ -153,40 +163,41 @@ class Runner:
         if self.writer is not None:
             self.writer.discard()
             self.writer = None
-        if self.lab is not None:
-            self.lab.close()
-            self.lab = None
+        if self.connected is not None:
+            self.connected.close()
+            self.connected = None
 
     def _begin_streaming(self) -> None:
         """Snapshot the configured instruments, then switch the file to SWMR streaming."""
         if not self._streaming:
-            self.writer.write_metadata(instruments=self.lab.snapshot())
+            self.writer.write_metadata(instruments=self.connected.snapshot())
             self.writer.start()
             self._streaming = True
 
-    def _emit(self, topic: str, record: Any) -> None:
-        if topic == "progress":
-            self.on_progress(float(record))
-            return
-        if topic not in ("results", "array", "axis"):
-            return
+    # -- the protocol's sink (labctl.protocol.RunSink) -----------------------------------------
+    def point(self, values: Mapping[str, Any]) -> None:
         self._begin_streaming()
-        w = self.writer
-        if topic == "results":
-            names = self.protocol._column_of_label
-            unknown = set(record) - set(names)
-            if unknown:
-                raise KeyError(f"unknown column(s) {sorted(unknown)}")
-            w.append(**{names[k]: v for k, v in record.items()})
-        elif topic == "array":
-            w.append_array(record["name"], record["values"], **record.get("index", {}))
-        else:
-            w.set_axis(record["name"], record["axis"], record["values"])
+        self.writer.append(**values)
+
+    def array(self, name: str, values: Any, index: Mapping[str, Any]) -> None:
+        self._begin_streaming()
+        self.writer.append_array(name, values, **index)
+
+    def axis(self, name: str, axis: str, values: Any) -> None:
+        self._begin_streaming()
+        self.writer.set_axis(name, axis, values)
+
+    def progress(self, percent: float) -> None:
+        self.on_progress(float(percent))
 
     def run(self) -> RunResult:
         """Prepare (if not yet), start up, execute, always shut down, record the exit status."""
         if self.writer is None:
             self.prepare()
+        with self._signals_abort():
+            return self._run()
+
+    def _run(self) -> RunResult:
         p = self.protocol
         status, message, tb = "completed", "", ""
         try:
@@ -216,21 +227,61 @@ class Runner:
             status, Protocol.FAILED)
         self.phase = "finishing"
         try:
-            self.writer.finish(status, message, tb)
+            self.writer.finish(status, message, tb, sample=self._sample_at_end())
         finally:
-            if self.lab is not None:
-                self.lab.close()
+            if self.connected is not None:
+                self.connected.close()
         self.phase = "done"
+        log.info("%s: %s, %d points -> %s", p.NAME or type(p).__name__, status, self.writer.n_points, self.out)
         return RunResult(self.out, status, message, self.writer.n_points)
 
+    def _sample_at_end(self) -> dict[str, Any] | None:
+        try:
+            return self.connected.sample()
+        except Exception as exc:  # the run's status matters more than this record
+            return {"unavailable": f"{type(exc).__name__}: {exc}"}
 
-def run_protocol(name: str, out: str | Path, *, station: str | Path | None = None, **values) -> RunResult:
+    @contextmanager
+    def _signals_abort(self) -> Iterator[None]:
+        """SIGINT/SIGTERM abort the run at its next checkpoint; during shutdown they are held off
+        (the instruments must go safe); a second one before shutdown interrupts at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_signal(signum, frame):
+            if self.phase in ("shutdown", "finishing", "done"):
+                log.warning("shutting down the instruments, please wait")
+                return
+            if not self.stopping:
+                self.abort()
+                log.warning("abort requested: stopping at the next checkpoint "
+                            "(Ctrl-C again to interrupt at once)")
+                return
+            raise KeyboardInterrupt
+
+        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+
+
+def run_protocol(
+    name: str,
+    out: str | Path,
+    *,
+    station: str | Path | None = None,
+    entry: str = "entry",
+    **values,
+) -> RunResult:
     """Run protocol ``name`` into ``out``, as ``labctl run`` does, from a script or a test.
 
     ``station`` defaults to the protocol's own; ``values`` set parameters (values or strings with
-    units, validated as on the command line).
+    units, validated as on the command line) and beat the station's setup. Ctrl-C aborts cleanly.
     """
     cls = get_protocol(name)
     protocol = cls()
     protocol.set_values(values)
-    return Runner(protocol, Station.load(station or cls.STATION), out).run()
+    return Runner(protocol, Station.load(station or cls.STATION), out, entry=entry).run()

@@ -7,7 +7,7 @@ Layout (what silx, h5web and :mod:`labctl.results` read with no help)::
     /entry/data            NXdata    one 1-D field per scalar column, @signal/@axes
     /entry/<array>         NXdata    one (n_records, *shape) field per array channel + its axes
     /entry/instrument      NXinstrument   a group per station role: driver, resource, IDN, ...
-    /entry/sample          NXsample       bench, seed, ...
+    /entry/sample          NXsample       the sample at the start (bench, seed, ...); end_of_run: at the end
     /entry/parameters      NXparameters   protocol parameters with @units
     /entry/program         NXcollection   package versions, git commit
 
@@ -37,95 +37,16 @@ from typing import Any
 import h5py
 import numpy as np
 
+from labctl.schema import TIME, Array, Axis, Column
+
+__all__ = ["Array", "Axis", "Column", "LIBVER", "RunWriter", "STATUSES", "write_tree"]
+
 #: Oldest/newest HDF5 object formats used: 1.10 is the first with SWMR; pinning the upper bound
 #: keeps files readable by HDF5 1.10+ tools (silx, h5web) whatever HDF5 wrote them.
 LIBVER = ("v110", "v110")
 STATUSES = ("running", "completed", "aborted", "failed")
 _CHUNK_BYTES = 64 * 1024
 _POINT_CHUNK = 1024
-
-
-def _check_name(kind: str, name: str) -> None:
-    if not (isinstance(name, str) and name.isidentifier()):
-        raise ValueError(f"{kind} name {name!r} must be a Python identifier")
-
-
-@dataclass(frozen=True)
-class Column:
-    """A scalar recorded with every point (or with every record of an :class:`Array`).
-
-    ``axis=True`` marks an independent variable (what the plot's x is); other columns are signals.
-    """
-
-    name: str
-    units: str = ""
-    long_name: str = ""
-    axis: bool = False
-    dtype: str = "f8"
-
-    def __post_init__(self):
-        _check_name("column", self.name)
-        if np.dtype(self.dtype).kind not in "fiub":
-            raise ValueError(f"column {self.name!r}: dtype must be numeric or bool")
-
-    @property
-    def label(self) -> str:
-        return self.long_name or self.name
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One dimension of an array channel (e.g. frequency of a trace, row of a map)."""
-
-    name: str
-    units: str = ""
-    long_name: str = ""
-
-    def __post_init__(self):
-        _check_name("axis", self.name)
-
-
-@dataclass(frozen=True)
-class Array:
-    """An array channel: each record is an array of fixed ``shape`` (a trace, a 32x32 map).
-
-    ``axes`` name the dimensions of one record (their values default to 0..n-1 and may be set
-    once known, see :meth:`RunWriter.set_axis`); ``index`` columns are scalars stored with each
-    record, the first of them being the axis along the records (e.g. the DC current of a spectrum).
-    """
-
-    name: str
-    shape: tuple[int, ...]
-    units: str = ""
-    long_name: str = ""
-    axes: tuple[Axis, ...] = ()
-    index: tuple[Column, ...] = ()
-    dtype: str = "f8"
-
-    def __post_init__(self):
-        _check_name("array", self.name)
-        object.__setattr__(self, "shape", tuple(int(n) for n in self.shape))
-        object.__setattr__(self, "axes", tuple(self.axes))
-        object.__setattr__(self, "index", tuple(self.index))
-        if not self.shape or min(self.shape) < 1:
-            raise ValueError(f"array {self.name!r}: shape must have positive dimensions")
-        if self.axes and len(self.axes) != len(self.shape):
-            raise ValueError(f"array {self.name!r}: one axis per dimension of {self.shape}")
-        if np.dtype(self.dtype).kind not in "fiubc":
-            raise ValueError(f"array {self.name!r}: dtype must be numeric")
-        names = [self.name, "time", *(a.name for a in self.axes), *(c.name for c in self.index)]
-        if len(set(names)) != len(names):
-            raise ValueError(f"array {self.name!r}: field names {names} must be distinct")
-
-    def axis_list(self) -> tuple[Axis, ...]:
-        return self.axes or tuple(Axis(f"dim{k}", "", f"index {k}") for k in range(len(self.shape)))
-
-    @property
-    def label(self) -> str:
-        return self.long_name or self.name
-
-
-TIME = Column("time", "s", "Time since start of run (run clock)")
 
 
 def now_iso() -> str:
@@ -370,6 +291,7 @@ class RunWriter:
                     _set_attrs(
                         g[name], p.get("units") or "", p.get("long_name") or name,
                         description=p.get("description") or "",
+                        source=p.get("source") or "explicit",
                     )
         if instruments is not None:
             g = _group(e, "instrument", "NXinstrument")
@@ -454,8 +376,10 @@ class RunWriter:
             raise KeyError(f"unknown array {name!r}; declared: {list(self._channels)}") from None
 
     # -- phase 3: exit status -----------------------------------------------------------------
-    def finish(self, status: str, message: str = "", traceback: str = "") -> None:
-        """Close the streaming file and record how the run ended (reopened without SWMR)."""
+    def finish(self, status: str, message: str = "", traceback: str = "",
+               sample: Mapping[str, Any] | None = None) -> None:
+        """Close the streaming file and record how the run ended (reopened without SWMR), with the
+        sample's state at the end (``sample/end_of_run``: what the run did to it)."""
         if status not in STATUSES[1:]:
             raise ValueError(f"status must be one of {STATUSES[1:]}")
         if self._closed:
@@ -476,6 +400,8 @@ class RunWriter:
                     "traceback": traceback or None,
                 },
             )
+            if sample is not None:
+                write_tree(_group(_group(e, "sample", "NXsample"), "end_of_run", "NXcollection"), sample)
             e["duration"].attrs["long_name"] = "Wall-clock duration"
             e["clock_time"].attrs["long_name"] = "Duration on the run clock"
         self.status = status
@@ -526,72 +452,3 @@ class RunWriter:
             )
 
 
-# -- recovery of a killed writer's file ---------------------------------------------------------
-def _rot(x: int, k: int) -> int:
-    return ((x << k) | (x >> (32 - k))) & 0xFFFFFFFF
-
-
-# lookup3's mix and final rounds as (x, y, z, rotation) steps on the state [a, b, c]
-_MIX = ((0, 2, 1, 4), (1, 0, 2, 6), (2, 1, 0, 8), (0, 2, 1, 16), (1, 0, 2, 19), (2, 1, 0, 4))
-_FINAL = ((2, 1, 14), (0, 2, 11), (1, 0, 25), (2, 1, 16), (0, 2, 4), (1, 0, 14), (2, 1, 24))
-
-
-def lookup3(data: bytes, initval: int = 0) -> int:
-    """Bob Jenkins' lookup3 ``hashlittle``: the checksum HDF5 puts on its metadata."""
-    m = 0xFFFFFFFF
-    v = [(0xDEADBEEF + len(data) + initval) & m] * 3
-    k, n = 0, len(data)
-    while n > 12:
-        for j in range(3):
-            v[j] = (v[j] + int.from_bytes(data[k + 4 * j:k + 4 * j + 4], "little")) & m
-        for x, y, z, r in _MIX:
-            v[x] = ((v[x] - v[y]) & m) ^ _rot(v[y], r)
-            v[y] = (v[y] + v[z]) & m
-        n, k = n - 12, k + 12
-    if n == 0:
-        return v[2]
-    tail = data[k:k + n] + bytes(12 - n)
-    for j in range(3):
-        v[j] = (v[j] + int.from_bytes(tail[4 * j:4 * j + 4], "little")) & m
-    for x, y, r in _FINAL:
-        v[x] = ((v[x] ^ v[y]) - _rot(v[y], r)) & m
-    return v[2]
-
-
-_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-def clear_open_flags(path: str | Path) -> bool:
-    """Make a killed writer's file openable by every HDF5 tool (what ``h5clear -s`` does).
-
-    HDF5 marks a file "open for (SWMR) write" in its superblock; a writer killed before closing
-    leaves the mark, and plain opens (silx, h5web, h5py without ``swmr=True``) then refuse the
-    file. This clears the mark and rewrites the superblock checksum. The data are untouched; the
-    run's ``status`` stays "running" (read as incomplete). Returns False if nothing was marked.
-    Never call it while the writer is alive.
-    """
-    with open(path, "r+b") as f:
-        base = 0
-        while True:  # the superblock sits at 0, 512, 1024, 2048, ... (after a user block)
-            f.seek(base)
-            head = f.read(12)
-            if head[:8] == _SIGNATURE:
-                break
-            if len(head) < 12:
-                raise ValueError(f"{path}: no HDF5 superblock")
-            base = 512 if base == 0 else 2 * base
-        version, size_offsets, flags = head[8], head[9], head[11]
-        if version < 2:
-            raise ValueError(f"{path}: superblock version {version} carries no open flags")
-        if flags == 0:
-            return False
-        f.seek(base)
-        block = bytearray(f.read(12 + 4 * size_offsets + 4))
-        stored = int.from_bytes(block[-4:], "little")
-        if lookup3(bytes(block[:-4])) != stored:
-            raise ValueError(f"{path}: superblock checksum mismatch; not touching it")
-        block[11] = 0
-        block[-4:] = lookup3(bytes(block[:-4])).to_bytes(4, "little")
-        f.seek(base)
-        f.write(block)
-    return True

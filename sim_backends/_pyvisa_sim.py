@@ -1,7 +1,7 @@
 """Every private detail of pyvisa-sim that labctl relies on, in one place.
 
 pyvisa-sim has no public extension point. We reuse its YAML parser, its session classes and its
-dialogue/property matching, and touch these internals: ``Session.attrs`` (attribute cache),
+dialogue/property matching (``parser.get_devices``), and touch these internals: ``Session.attrs`` (attribute cache),
 ``Devices._internal`` (resource -> device map), ``Device._output_buffers`` (pending responses) and
 ``Device._query_eom``/``_response_eom`` (message terminators). The pyvisa-sim minor version is pinned in
 pyproject.toml; ``tests/test_labsim_backend.py`` fails loudly if these names move.
@@ -11,11 +11,17 @@ from __future__ import annotations
 
 from collections import deque
 
+from pyvisa_sim import parser
 from pyvisa_sim.devices import Device, Devices
 from pyvisa_sim.highlevel import SimVisaLibrary
 
-__all__ = ["Device", "Devices", "SimVisaLibrary", "device_map", "eoms", "output_buffers", "session_attribute",
-           "take_output"]
+__all__ = ["Device", "Devices", "SimVisaLibrary", "device_map", "eoms", "output_buffers", "parse_devices",
+           "session_attribute", "take_output"]
+
+
+def parse_devices(path: str) -> Devices:
+    """pyvisa-sim's devices of a YAML file (what ``SimVisaLibrary._init`` does with its path)."""
+    return parser.get_devices(path, False)
 
 
 def device_map(devices: Devices) -> dict[str, Device]:

@@ -6,9 +6,11 @@ Read with a typed YAML loader (pyvisa-sim reads every value as a string), so ``x
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.resources
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +91,39 @@ class BenchFile:
             devices=devices,
             resources=resources,
         )
+
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def with_overrides(self, items: Iterable[tuple[str, str]]) -> BenchFile:
+        """This bench with ``seed`` and dotted ``x-bench.params`` paths replaced (values read as
+        YAML scalars: ``3``, ``0.05``, ``true``); the file itself is not touched."""
+        items = tuple(items)
+        if not items:
+            return self
+        seed, params = self.seed, copy.deepcopy(self.params)
+        for key, text in items:
+            try:
+                value = yaml.safe_load(text) if text else None
+            except yaml.YAMLError:
+                value = text
+            if key == "seed":
+                try:
+                    seed = int(value)
+                except (TypeError, ValueError):
+                    raise ValueError(f"{self.path}: bench option seed={text!r} is not an integer") from None
+                continue
+            *parents, leaf = key.split(".")
+            node = params
+            for part in parents:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise ValueError(f"{self.path}: bench option {key!r}: {part!r} is not a mapping")
+            node[leaf] = value
+        return replace(self, seed=seed, params=params, overrides=items)
+
+    def overrides_record(self) -> dict[str, Any]:
+        """The overrides, as a run file records them (empty when there are none)."""
+        return {"bench_options": "&".join(f"{k}={v}" for k, v in self.overrides)} if self.overrides else {}
 
     def device_for(self, name: str) -> DeviceSpec | None:
         return self.devices.get(name)

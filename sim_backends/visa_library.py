@@ -11,14 +11,17 @@ file still opens with ``@sim`` as a static mock)::
         ...stock dialogues for @sim...
 
 Every resource whose device has an ``x-model`` is served by that Python emulator; devices without one
-keep pyvisa-sim's dialogue matching. pyvisa caches one library object per bench path, so one bench
-(one physical world, one virtual clock) serves every resource of the file.
+keep pyvisa-sim's dialogue matching. pyvisa caches one library object per library spec, so one bench
+(one physical world, one virtual clock) serves every resource of the file. The spec may name a shipped
+bench (``rram.yaml@labsim``) and carry overrides of the bench seed and parameters as a query,
+``rram.yaml?seed=3&die.offset=0.05@labsim``: another die of the same design, without copying files.
 """
 
 from __future__ import annotations
 
 import weakref
 from collections import deque
+from urllib.parse import parse_qsl
 
 from pyvisa import constants, errors
 
@@ -102,8 +105,16 @@ class LabSimVisaLibrary(compat.SimVisaLibrary):
         return info
 
     def _init(self) -> None:
-        super()._init()
-        self.bench_file = BenchFile.load(self.library_path) if self.library_path != "unset" else None
+        """Parse ``FILE[?seed=N&param.path=value...]``: a bench path or shipped bench name, with
+        overrides of its seed and ``x-bench.params`` (one library, one bench, per distinct spec)."""
+        self.sessions = {}
+        if self.library_path == "unset":
+            super()._init()
+            self.bench_file = None
+        else:
+            path, _, query = str(self.library_path).partition("?")
+            self.bench_file = BenchFile.load(path).with_overrides(parse_qsl(query, keep_blank_values=True))
+            self.devices = compat.parse_devices(str(self.bench_file.path))
         self._emulated: dict[str, EmulatedDevice] = {}
         self.reset()
         LabSimVisaLibrary._live.add(self)
@@ -136,8 +147,17 @@ class LabSimVisaLibrary(compat.SimVisaLibrary):
 
     @property
     def clock(self):
-        """The bench's virtual clock: the run's clock for every station on this library."""
+        """The bench's virtual clock: the run's clock for every station on this library
+        (the ``clock`` capability, :func:`labctl.capabilities.clock_of`)."""
         return None if self.bench is None else self.bench.clock
+
+    def sample(self) -> dict:
+        """The simulated sample as it is now, for the run file (the ``sample`` capability,
+        :func:`labctl.capabilities.sample_of`)."""
+        if self.bench is None:
+            return {}
+        return {"bench_file": str(self.bench_file.path), **self.bench_file.overrides_record(),
+                **self.bench.snapshot()}
 
     @classmethod
     def reset_all(cls) -> None:

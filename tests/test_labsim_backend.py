@@ -5,26 +5,13 @@ import pytest
 import pyvisa
 from pymeasure.instruments.keithley import Keithley2400
 
-from labctl.clock import WallClock, clock_of
+from labctl.capabilities import clock_of
+from labctl.clock import WallClock
 from labctl.sim_backends.bench_file import describe, resolve
 from labctl.sim_backends.demo_bench import K_B, Q_E
 
 DEMO = str(resolve("demo.yaml"))
 LABSIM = DEMO + "@labsim"
-
-
-@pytest.fixture
-def rm():
-    manager = pyvisa.ResourceManager(LABSIM)
-    yield manager
-    manager.close()
-
-
-@pytest.fixture
-def smu(rm):
-    inst = rm.open_resource("GPIB0::24::INSTR", read_termination="\n", write_termination="\n")
-    yield inst
-    inst.close()
 
 
 def test_stock_keithley2400_reads_diode_physics():

@@ -6,7 +6,8 @@ import pytest
 from pymeasure.instruments.keithley import Keithley2400
 from pymeasure.test import expected_protocol
 
-from labctl.station import Limit, LimitError, Station, StationError, guard
+from labctl.limits import Limit, guard
+from labctl.station import LimitError, Station, StationError
 
 LIMITS = [
     Limit("source_voltage", abs=2.0, units="V"),
@@ -83,8 +84,6 @@ def _station(tmp_path, body):
         ("roles:\n  smu: {resource: X}\n", "'driver' is required"),
         ("roles:\n  smu: {driver: a.B, resource: X, limts: {}}\n", "unknown key"),
         ("roles:\n  smu: {driver: a.B, resource: X, limits: {v: {top: 1}}}\n", "unknown key"),
-        ("roles:\n  smu: {driver: a.B, resource: X, visa_library: nope.yaml@labsim}\n",
-         "bench file 'nope.yaml' not found"),
         ("roles:\n  smu: {driver: a.B, resource: X, kwargs: 3}\n", "'kwargs' must map"),
         ("roles:\n  smu: {driver: a.B, resource: X, snapshot: source_voltage}\n", "'snapshot' must be a list"),
     ],
@@ -101,6 +100,16 @@ def test_binary_station_file_gives_a_clear_error(tmp_path):
         Station.load(path)
 
 
+def test_missing_bench_file_is_named_when_the_station_connects(tmp_path):
+    """The station passes a bench name on; the backend that resolves it says what is missing."""
+    station = Station.load(_station(tmp_path, """\
+        roles:
+          smu: {driver: pymeasure.instruments.keithley.Keithley2400, resource: X, visa_library: nope.yaml@labsim}
+        """))
+    with pytest.raises(StationError, match="no bench file 'nope.yaml'"):
+        station.connect()
+
+
 def test_station_wide_visa_library_is_the_default_of_every_role(tmp_path):
     st = Station.load(_station(tmp_path, """\
         visa_library: "demo.yaml@labsim"
@@ -108,7 +117,7 @@ def test_station_wide_visa_library_is_the_default_of_every_role(tmp_path):
           a: {driver: x.Y, resource: "GPIB0::24::INSTR"}
           b: {driver: x.Y, resource: "GPIB0::25::INSTR", visa_library: "@py"}
         """))
-    assert st.roles["a"].visa_library.endswith("benches/demo.yaml@labsim")
+    assert st.roles["a"].visa_library == "demo.yaml@labsim"  # a shipped bench: the backend resolves it
     assert st.roles["b"].visa_library == "@py"
 
 
@@ -122,7 +131,7 @@ def test_missing_station_and_missing_role():
 
 def test_demo_station_runs_on_the_bench_clock_with_snapshot():
     st = Station.load("demo")
-    assert st.roles["smu"].visa_library.endswith("sim_backends/benches/demo.yaml@labsim")
+    assert st.roles["smu"].visa_library == "demo.yaml@labsim"
     lab = st.connect()
     try:
         smu = lab.instruments["smu"]

@@ -10,8 +10,9 @@ import h5py
 import numpy as np
 import pytest
 
+from labctl.recovery import clear_open_flags, lookup3
 from labctl.results import list_entries, open_run
-from labctl.store import Array, Axis, Column, RunWriter, clear_open_flags, lookup3
+from labctl.store import Array, Axis, Column, RunWriter
 
 COLUMNS = [Column("voltage", "V", "Source voltage", axis=True), Column("current", "A", "Current")]
 SPECTRUM = Array(

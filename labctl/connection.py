@@ -1,0 +1,156 @@
+"""A connected station: the guarded drivers filling each role, the run's clock, what to record.
+
+:func:`connect` opens each role's driver on its VISA resource, asks ``*IDN?`` once (a wrong address
+fails here, not mid-run) and wraps it in the station's limits (:mod:`labctl.limits`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+from labctl.capabilities import clock_of, library_of, sample_of
+from labctl.clock import Clock, WallClock
+from labctl.errors import StationError
+from labctl.limits import guard
+from labctl.station import Station
+
+__all__ = ["ConnectedStation", "connect"]
+
+
+class ConnectedStation:
+    """Role -> guarded driver, with the run's clock, the snapshot for the file, and close."""
+
+    def __init__(self, station: Station):
+        self.station = station
+        self.instruments: dict[str, Any] = {}
+
+    def _libraries(self) -> list[Any]:
+        """Each distinct VISA library object behind the drivers, in role order."""
+        seen: dict[int, Any] = {}
+        for inst in self.instruments.values():
+            lib = library_of(inst)
+            if lib is not None:
+                seen.setdefault(id(lib), lib)
+        return list(seen.values())
+
+    @property
+    def clock(self) -> Clock:
+        """The clock a driver's VISA library carries (a simulated bench's), else the wall clock."""
+        for lib in self._libraries():
+            clock = clock_of(lib)
+            if not isinstance(clock, WallClock):
+                return clock
+        return WallClock()
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Per role: driver, resource, library, IDN, declared settings, limits (for NXinstrument)."""
+        out = {}
+        for role, inst in self.instruments.items():
+            spec = self.station.roles[role]
+            settings = {name: _read(inst, name) for name in spec.snapshot}
+            out[role] = {
+                "driver": spec.driver,
+                "resource": spec.resource,
+                "visa_library": spec.visa_library or "default",
+                "idn": _read(inst, "id"),
+                "settings": settings or None,
+                "limits": {lim.name: lim.record() for lim in spec.limits} or None,
+            }
+        return out
+
+    def sample(self) -> dict[str, Any]:
+        """Facts for NXsample: the station's sample text and what the VISA libraries report now."""
+        out: dict[str, Any] = {"name": self.station.sample or self.station.name}
+        for lib in self._libraries():
+            out.update(sample_of(lib))
+        return out
+
+    def close(self) -> None:
+        for inst in self.instruments.values():
+            adapter = getattr(inst, "adapter", None)
+            try:
+                adapter.close()
+            except Exception:  # closing is best effort; the run's status is already decided
+                pass
+
+
+def connect(station: Station, roles: Iterable[str] | None = None) -> ConnectedStation:
+    """Open the drivers of ``roles`` (default: all) of ``station``, guarded by their limits."""
+    wanted = list(station.roles) if roles is None else list(roles)
+    station.check_roles(wanted)
+    connected = ConnectedStation(station)
+    try:
+        for role in wanted:
+            spec = station.roles[role]
+            where = f"station {station.name!r} role {role!r}"
+            cls = _import_class(spec.driver, where)
+            kwargs = dict(spec.kwargs)
+            if spec.visa_library:
+                kwargs["visa_library"] = spec.visa_library
+            try:
+                with warnings.catch_warnings():
+                    # pymeasure asks its maintainers, not lab users, whether a driver speaks SCPI.
+                    warnings.filterwarnings("ignore", "It is not known whether this device support SCPI",
+                                            FutureWarning)
+                    inst = cls(spec.resource, **kwargs)
+            except Exception as exc:
+                raise StationError(
+                    f"{where}: cannot open {spec.resource!r} with {cls.__name__} "
+                    f"({type(exc).__name__}: {_first_line(exc)})"
+                ) from None
+            connected.instruments[role] = inst
+            _ping(inst, spec.resource, where)
+            guard(inst, spec.limits, role)
+    except BaseException:
+        connected.close()
+        raise
+    return connected
+
+
+def _import_class(path: str, where: str):
+    module, sep, name = path.partition(":")
+    if not sep:
+        module, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise StationError(f"{where}: cannot import driver {path!r} ({exc})") from None
+
+
+def _ping(inst: Any, resource: str, where: str) -> None:
+    """Ask ``*IDN?`` once so that a wrong address fails here, clearly, not mid-run."""
+    try:
+        idn = inst.id
+    except NotImplementedError:  # a non-SCPI driver: nothing standard to ask
+        return
+    except Exception as exc:
+        raise StationError(
+            f"{where}: no answer to *IDN? at {resource!r} ({type(exc).__name__}: "
+            f"{_first_line(exc)})"
+        ) from None
+    if not str(idn).strip():
+        raise StationError(f"{where}: no instrument answers at {resource!r} (empty *IDN? reply)")
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+    return lines[0][:200] if lines else ""
+
+
+def _read(inst: Any, name: str) -> Any:
+    obj = inst
+    try:
+        for part in name.split("."):
+            obj = getattr(obj, part)
+    except NotImplementedError:  # e.g. no *IDN? on a non-SCPI instrument
+        return "n/a (the driver has no such query)"
+    except Exception as exc:  # a snapshot must not fail the run; record why it is missing
+        return f"unavailable ({type(exc).__name__}: {exc})"
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if isinstance(obj, (list, tuple)) and all(isinstance(v, (int, float)) for v in obj):
+        return list(obj)
+    return str(obj)
