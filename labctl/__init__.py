@@ -6,11 +6,10 @@ __version__ = "0.1.0"
 
 
 def _checkout_root() -> str | None:
-    """The source checkout this package sits in, if any: its sibling folders ``instruments/``,
-    ``protocols/`` and ``sim_backends/`` are the sub-packages the wheel installs as ``labctl.*``."""
+    """The source checkout this package sits in, if any: its sibling folders (``instruments/``,
+    ``protocols/``, ...) are the sub-packages the wheel installs as ``labctl.*`` (see setup.py)."""
     root = _Path(__file__).resolve().parent.parent
-    markers = ("pyproject.toml", "setup.py", "instruments/__init__.py", "protocols/__init__.py",
-               "sim_backends/visa_library.py")
+    markers = ("pyproject.toml", "setup.py", "instruments/__init__.py", "protocols/__init__.py")
     return str(root) if all((root / m).is_file() for m in markers) else None
 
 

@@ -5,7 +5,7 @@ import pyvisa
 
 from labctl.sim_backends.bench_file import resolve
 
-pytest_plugins = ["labctl.sim_backends.pytest_plugin"]
+pytest_plugins = ["labctl.sim_backends.pytest_plugin", "pytester"]
 
 DEMO = str(resolve("demo.yaml"))
 

@@ -193,6 +193,12 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("runs")
     (tmp / "holding_protocol.py").write_text(HOLDING_PROTOCOL)
     procs = {name: _start(tmp, f"{name}.h5") for name in ("killed", "aborted")}
+    procs["script"] = subprocess.Popen(  # the same protocol run from a plain script
+        [sys.executable, "-c", "from labctl import run_protocol; "
+         "r = run_protocol('holding_protocol:Holding', 'script.h5'); print('STATUS', r.status, r.points)"],
+        cwd=tmp, env={**os.environ, "PYTHONPATH": str(tmp)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
     yield tmp, procs
     for proc in procs.values():
         if proc.poll() is None:
@@ -200,6 +206,7 @@ def runs(tmp_path_factory):
             proc.communicate()
 
 
+@pytest.mark.slow
 def test_sigkilled_run_leaves_a_readable_file_with_flushed_points(runs):
     tmp, procs = runs
     proc = _held(procs["killed"])
@@ -218,6 +225,7 @@ def test_sigkilled_run_leaves_a_readable_file_with_flushed_points(runs):
         assert f["entry/data/voltage"].shape == (5,) and f["entry/status"][()] == b"running"
 
 
+@pytest.mark.slow
 def test_ctrl_c_aborts_at_checkpoint_shuts_down_and_exits_nonzero(runs):
     tmp, procs = runs
     proc = _held(procs["aborted"])
@@ -227,6 +235,19 @@ def test_ctrl_c_aborts_at_checkpoint_shuts_down_and_exits_nonzero(runs):
     assert "abort requested" in err and "aborted: 6 points" in err and "Traceback" not in err
     assert "OUTPUT_ENABLED False" in out
     with open_run(tmp / "aborted.h5") as run:
+        assert run.status == "aborted" and len(run["voltage"].values) == 6
+
+
+@pytest.mark.slow
+def test_sigterm_aborts_a_run_started_from_a_script(runs):
+    """The runner, not the CLI, turns signals into an abort: scripts stop as cleanly as `labctl run`."""
+    tmp, procs = runs
+    proc = _held(procs["script"])
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate("\n")
+    assert proc.returncode == 0, err
+    assert "OUTPUT_ENABLED False" in out and "STATUS aborted 6" in out and "Traceback" not in err
+    with open_run(tmp / "script.h5") as run:
         assert run.status == "aborted" and len(run["voltage"].values) == 6
 
 
@@ -289,3 +310,16 @@ def test_plot_falls_back_to_generic_figures_when_the_protocols_fails(in_tmp, cap
     with pytest.warns(UserWarning, match="DemoIV.figure failed .IndexError: needs more points"):
         assert main(["plot", "iv.h5"]) == 0
     assert capsys.readouterr().out.split() == [str(in_tmp / "iv_entry_data.png")]
+
+
+def test_a_protocol_module_that_fails_to_import_shows_its_error(in_tmp, capsys, monkeypatch):
+    import labctl.protocols
+    from labctl.protocol import DISCOVERY_ERRORS
+
+    (in_tmp / "broken_sweep.py").write_text("import numpy_with_a_typo\n")
+    monkeypatch.setattr(labctl.protocols, "__path__", [*labctl.protocols.__path__, str(in_tmp)])
+    monkeypatch.setattr("labctl.protocol.DISCOVERY_ERRORS", dict(DISCOVERY_ERRORS))
+    assert main(["run", "broken_sweep"]) == 2
+    err = capsys.readouterr().err
+    assert "labctl.protocols.broken_sweep failed to import (ModuleNotFoundError" in err
+    assert "numpy_with_a_typo" in err and len(err.strip().splitlines()) == 1

@@ -1,5 +1,7 @@
 """``labctl demo`` runs every protocol of its tour into a folder: a NeXus file and a figure each."""
 
+import pytest
+
 from labctl import demo
 from labctl.cli import main
 from labctl.protocol import get_protocol
@@ -11,6 +13,7 @@ def test_tour_names_registered_protocols():
         get_protocol(name)().set_values(params)  # raises on an unknown protocol or parameter
 
 
+@pytest.mark.slow
 def test_demo_writes_completed_runs_and_figures(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(demo, "TOUR", (("demo_iv", {"points": "5"}), ("rram_form_array", {})))
     assert main(["demo", "--out-dir", str(tmp_path)]) == 0

@@ -137,12 +137,40 @@ def test_compound_message_with_same_subsystem_path(smu):
     assert smu.query(":SOUR:VOLT 2;CURR 0.001;:SOUR:VOLT?;CURR?") == "2;0.001"
 
 
-def test_state_isolation_between_tests_part_1(smu):
-    smu.write(":SOUR:VOLT 7")
+ISOLATION = """
+import pyvisa
+from labctl.sim_backends.bench_file import resolve
+
+pytest_plugins = {plugins!r}
+
+def _smu():
+    rm = pyvisa.ResourceManager(str(resolve("demo.yaml")) + "@labsim")
+    return rm.open_resource("GPIB0::24::INSTR", read_termination="\\n", write_termination="\\n")
+
+def test_dirty(labsim_reset):
+    _smu().write(":SOUR:VOLT 7")
+
+def test_clean(labsim_reset):
+    assert float(_smu().query(":SOUR:VOLT?")) == 0.0
+"""
 
 
-def test_state_isolation_between_tests_part_2(smu):
-    assert float(smu.query(":SOUR:VOLT?")) == 0.0
+@pytest.mark.parametrize("order", ["dirty-first", "clean-first"])
+def test_labsim_reset_isolates_tests_in_any_order(pytester, order):
+    """Run in a separate pytest, in both orders: the fixture, not test order, keeps state apart."""
+    pytester.makepyfile(test_isolation=ISOLATION.format(plugins=["labctl.sim_backends.pytest_plugin"]))
+    names = ["test_dirty", "test_clean"] if order == "dirty-first" else ["test_clean", "test_dirty"]
+    ids = [f"test_isolation.py::{n}" for n in names]
+    pytester.runpytest_inprocess(*ids, "-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_without_the_reset_state_leaks_from_one_test_to_the_next(pytester):
+    """The isolation test above can fail: with no reset, the dirty test's setting reaches the clean one."""
+    body = ISOLATION.format(plugins=[]).replace("(labsim_reset)", "()")
+    pytester.makepyfile(test_isolation=body)
+    result = pytester.runpytest_inprocess("test_isolation.py::test_dirty", "test_isolation.py::test_clean",
+                                          "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
 
 
 def test_state_outlives_close_until_reset():

@@ -68,6 +68,28 @@ def test_parameters_are_validated_with_clear_messages():
     assert Mapper(vread="0.5 V").vread == 0.5
 
 
+def test_points_reach_the_runner_by_column_name_and_pymeasure_by_its_labels():
+    class Sweep(Protocol):
+        COLUMNS = (Column("voltage", "V", axis=True), Column("current", "A"))
+
+    class Sink:
+        points = []
+
+        def point(self, values):
+            self.points.append(dict(values))
+
+    p, sink = Sweep(), Sink()
+    p.bind({}, FakeClock(), sink=sink)
+    p.emit_point(voltage=0.5, current=1e-3)
+    assert sink.points == [{"voltage": 0.5, "current": 1e-3}]
+    emitted = []
+    q = Sweep()
+    q.bind({}, FakeClock(), emit=lambda topic, record: emitted.append((topic, record)))
+    q.emit_point(voltage=0.5, current=1e-3)
+    assert emitted == [("results", {"voltage (V)": 0.5, "current (A)": 1e-3})]
+    assert Sweep.DATA_COLUMNS == ["voltage (V)", "current (A)"]
+
+
 def test_wait_goes_through_the_run_clock_in_slices():
     p, _ = _bound()
     p.wait(1.0)

@@ -15,6 +15,8 @@ NAME = "rram_bnn_inference"
 CURRENTS = [8e-6, 20e-6, 100e-6]
 IMAGES = 200
 
+pytestmark = pytest.mark.slow  # trains a network / runs whole experiments
+
 
 def run(path, **params):
     return get_protocol(NAME), run_protocol(NAME, path, **params)

@@ -90,6 +90,7 @@ def test_negative_cycle_counts_fail_cleanly(tmp_path):
     assert bench_of_station().die.log == []
 
 
+@pytest.mark.slow
 def test_bit_error_rate_falls_with_current_and_2t2r_beats_1t1r(tmp_path):
     cls, res = run("rram_bit_error_rate", tmp_path / "ber.h5", compliances="20e-6, 100e-6",
                    repeats=8, seed=1)
@@ -106,6 +107,7 @@ def test_bit_error_rate_falls_with_current_and_2t2r_beats_1t1r(tmp_path):
         figure_ok(cls, r)
 
 
+@pytest.mark.slow
 def test_endurance_window_closes(tmp_path):
     cls, res = run("rram_endurance", tmp_path / "e.h5", max_cycles=1e7, per_decade=1)
     assert res.status == "completed", res.message
@@ -118,6 +120,7 @@ def test_endurance_window_closes(tmp_path):
         figure_ok(cls, r)
 
 
+@pytest.mark.slow
 def test_iv_sweep_forming_and_butterfly(tmp_path):
     cls, res = run("rram_iv_sweep", tmp_path / "iv.h5", step=0.05, loops=2)
     assert res.status == "completed", res.message

@@ -146,3 +146,53 @@ def test_demo_station_runs_on_the_bench_clock_with_snapshot():
             smu.source_voltage = 2.5
     finally:
         lab.close()
+
+
+DEMO_WITH_SETUP = """\
+    visa_library: "demo.yaml@labsim"
+    setup: {points: 5, v_stop: 0.5, field_per_amp: 0.1}   # field_per_amp: no demo_iv parameter, ignored
+    roles:
+      smu: {driver: pymeasure.instruments.keithley.Keithley2400, resource: "GPIB0::24::INSTR"}
+    """
+
+
+def test_explicit_parameters_beat_the_station_setup_which_beats_class_defaults(tmp_path):
+    from labctl.results import open_run
+    from labctl.runner import run_protocol
+
+    station = _station(tmp_path, DEMO_WITH_SETUP)
+    assert run_protocol("demo_iv", tmp_path / "a.h5", station=station).points == 5
+    assert run_protocol("demo_iv", tmp_path / "b.h5", station=station, points=7).points == 7
+    with open_run(tmp_path / "b.h5") as run:
+        assert run.parameter_values()["v_stop"] == 0.5
+        sources = {k: run.entry[f"parameters/{k}"].attrs["source"] for k in ("points", "v_stop", "v_start")}
+    assert sources == {"points": "explicit", "v_stop": f"station {station.stem} setup", "v_start": "default"}
+
+
+def test_visa_library_override_serves_every_role():
+    st = Station.load("stno", visa_library="@py")
+    assert {r.visa_library for r in st.roles.values()} == {"@py"}
+
+
+def test_bench_seed_builds_another_sample_of_the_same_design():
+    """Library options travel with the library spec: one bench per (file, options), recorded in NXsample."""
+    default, other = Station.load("demo").connect(), Station.load("demo", library_options={"seed": 5}).connect()
+    try:
+        assert default.sample()["seed"] == 1 and "bench_options" not in default.sample()
+        assert other.sample()["seed"] == 5 and other.sample()["bench_options"] == "seed=5"
+        assert other.clock is not default.clock
+    finally:
+        default.close()
+        other.close()
+    with pytest.raises(StationError, match="names no file"):
+        Station.load("demo", visa_library="@py", library_options={"seed": 5})
+
+
+def test_the_file_records_the_sample_at_the_start_and_at_the_end(tmp_path):
+    from labctl.results import open_run
+    from labctl.runner import run_protocol
+
+    assert run_protocol("rram_form_array", tmp_path / "form.h5").status == "completed"
+    with open_run(tmp_path / "form.h5") as run:
+        assert run.sample["devices_formed"] == 0
+        assert run.sample_at_end["devices_formed"] > 2000  # what the run did to the die

@@ -193,6 +193,7 @@ def test_smu_auto_output_off_stops_biasing_the_oscillator(lab):
     assert np.all(bench.currents == 0)
 
 
+@pytest.mark.slow
 def test_gaussmeter_multiplier_belongs_to_the_reading_it_scales(lab):
     bench, magnet, gauss = lab[0], lab[4], lab[5]
     _field(bench, magnet, (1000.0 - 0.3) / 1e4 / 0.05)  # 1000 G with the probe's 0.3 G offset

@@ -52,6 +52,7 @@ def test_frequency_rises_with_field(tmp_path):
     _assert_left_safe()
 
 
+@pytest.mark.slow
 def test_injection_locking_tongue_widens_linearly_with_rf_amplitude(tmp_path):
     cls = _run("stno_injection_locking", tmp_path / "run.h5", detuning=6e6, detuning_steps=21,
                p_start=-25.0, p_stop=-13.0, p_steps=3)
@@ -74,6 +75,7 @@ def test_injection_locking_tongue_widens_linearly_with_rf_amplitude(tmp_path):
     _assert_left_safe()
 
 
+@pytest.mark.slow
 def test_mutual_sync_merges_two_peaks_into_one_near_equal_frequencies(tmp_path):
     cls = _run("stno_mutual_sync", tmp_path / "run.h5", steps=10, i_start=5e-3, i_stop=9.5e-3)
     with open_run(tmp_path / "run.h5") as run:

@@ -31,6 +31,8 @@ from labctl.station import Station
 
 SMALL = dict(speakers=6, epochs=2, cal_points=3, map_points=3, seed=1)
 
+pytestmark = pytest.mark.slow  # trains a network / runs whole experiments
+
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
