@@ -8,19 +8,45 @@ model for metal-oxide resistive random access memory with experiment verificatio
 
     I_cell = I0 exp(-g/g0) sinh(V/V0)                                   (tunnelling across the gap)
     dg/dt  = -v0 exp(-Ea/kT) sinh(gamma a0 q V / (L kT)),  gamma = gamma0 - beta (g/g1)^3
-    T      = T0 + Rth |V I_cell|                                        (quasi-static Joule heating)
+    T      = T0 + R_th |V I_cell|,  1/R_th = 1/(kappa R) + 1/R_ox,  R = V / I_cell   (Joule heating)
 
 V > 0 (top electrode positive) shrinks the gap (SET/forming), V < 0 opens it (RESET).  Published
 values kept: g0 = 0.25 nm, a0 = 0.25 nm, gamma0 = 16, beta = 0.8, g1 = 1 nm, I0 = 1 mA.  Refitted for
-this stack (documented where defined): V0 (LRS nearly ohmic), Ea / v0 (oxygen-vacancy hopping, ~1 eV
-with a0 x attempt frequency), L (effective switching length) and Rth (filament thermal resistance,
-1e6 K/W, cf. D. Ielmini, Semicond. Sci. Technol. 31, 063002 (2016)).  The model's own read drift at
-0.1 V is neglected: reads do not update the state.
+this stack (documented where defined): V0 (LRS nearly ohmic), Ea / v0 (oxygen-vacancy hopping,
+1.5 eV, with v0 = a0 x a 1e13 Hz attempt frequency), L (effective switching length), and the heat
+paths.  The model's own read drift at 0.1 V is neglected: reads do not update the state.
+
+Heating and the SET kinetics.  Heat leaves the filament along the filament itself, whose thermal
+resistance scales like its electrical one (both ~ length / cross-section: R_th = kappa R), and
+through the surrounding oxide (R_ox, the spreading resistance of a nanometre hot spot in amorphous
+HfO2).  In the LRS the filament path dominates and T = T0 + kappa V^2 depends on the voltage alone:
+this is D. Ielmini's explanation of the "universal" SET and RESET characteristics ("Modeling the
+universal set/reset characteristics of bipolar RRAM by field- and temperature-driven filament
+growth", IEEE TED 58(12), 4309 (2011); review: Semicond. Sci. Technol. 31, 063002 (2016)).  Under
+compliance the gap closes until the cell voltage falls to the level V_C where ion hopping stops on
+the time scale of the pulse; since T, hence V_C, does not depend on the current, R_LRS = V_C / I_C
+with slope -1 in log-log over the whole compliance range.  A constant R_th would heat a 20 uA
+filament ten times less than a 200 uA one and leave low-current SETs unfinished.  The kinetics
+are steep but finite (thermally accelerated hopping: S. Menzel et al., "Origin of the ultra-
+nonlinear switching kinetics in oxide-based resistive switches", Adv. Funct. Mater. 21, 4487
+(2011)), so V_C falls logarithmically with the time spent at compliance (the voltage-time dilemma):
+a 100 ns pulse and a quasi-static sweep (about 1 s at compliance) follow the same law with V_C
+differing by about a factor 2, and a die pulse as long as the sweep's time at compliance gives the
+sweep's V_C.  SET pulses shorter than about 10 ns leave V_C above 0.6 V (the law's slope holds,
+its band does not).
+
+RESET.  The gap opens until the filament ruptures; where the last vacancy sits varies from RESET to
+RESET by about half a hopping distance (Guan 2012 gap variation), around a per-device median
+g_max, which the exp(-g/g0) law turns into a log-normal HRS much wider than the LRS.  The rupture
+position is a state of the device: a SET rebuilds the filament and the next RESET ruptures it
+anew; while a RESET bias keeps the gap hot the position re-equilibrates at the rate of hopping (a
+verify pulse or the next step of a slow sweep draws a new one, a cold step does not), so pulsed
+and quasi-static loops both vary from cycle to cycle.  Gaps stay below g_ceil, the range where the
+field-enhancement roll-off gamma(g) holds.
 
 The access NMOS (thick-oxide device of a 130 nm process) is in series; its saturation current is the
 compliance: alpha-power law (T. Sakurai, A. R. Newton, IEEE JSSC 25(2), 584 (1990)) with a smooth
-sub-threshold onset.  WL from 0.7 V to 1.5 V spans 20-200 uA.  A SET ends where the gap stops moving
-under compliance, hence R_LRS ~ V_hold / I_c (Ielmini 2016) without any rule imposing it.
+sub-threshold onset.  WL from 0.7 V to 1.5 V spans 20-200 uA.
 
 Forming: the pristine oxide breaks down as a Weibull process with an exponential voltage acceleration
 (E-model, J. W. McPherson, H. C. Mogul, J. Appl. Phys. 84, 1513 (1998)): hazard rate
@@ -29,30 +55,37 @@ dynamics continue under compliance.  The spread of forming voltages comes from V
 and defect density per device) and the Weibull draw.
 
 Variability (all drawn, never imposed as outcomes):
-* device-to-device: Ea, I0, g_max, Vbd, transistor Vth (Pelgrom), wear rates, lifetimes;
+* device-to-device: Ea, I0, g_max, Vbd, transistor Vth (Pelgrom), wear rates;
 * cycle-to-cycle: Ea per pulse; after a SET the filament's defect count is Poisson, N ~ G/G_def
   (S. Ambrogio et al., "Statistical fluctuations in HfOx resistive-switching memory: Part I",
-  IEEE TED 61(8), 2912 (2014)), so sigma(ln R_LRS) grows as sqrt(R); after a RESET the gap length
-  fluctuates by about one hopping distance (Guan 2012 gap variation), which the exp(-g/g0) law turns
-  into a log-normal HRS much wider than the LRS;
+  IEEE TED 61(8), 2912 (2014)), so sigma(ln R_LRS) grows as sqrt(R); the rupture position above;
 * read noise: random-telegraph fluctuation of the read current, relative amplitude ~ sqrt(R)
   (Ambrogio et al., Part II, IEEE TED 61(8), 2920 (2014)).
 
-Endurance (D. Nail et al., IEDM 2016; Y. Y. Chen et al., IEEE TED 59(12), 3243 (2012)): every cycle may
-leave oxygen vacancies in the gap region that RESET no longer removes; they accumulate as a Poisson
-process with a rate growing with the SET current and add a trap-assisted leakage in parallel with the
-gap, so the HRS falls and the window closes.  Hard failures (stuck at LRS, or at HRS when the Ti
-reservoir is exhausted) follow a Weibull hazard in cycles.  Both are counted per device from the cycle
-count, so a block of 10^6 cycles is one vectorized update (:meth:`RRAMArray.cycle`).
+Endurance: the window closes gradually, by two mechanisms whose balance is set by the SET current
+and the RESET voltage (Y. Y. Chen et al., "Balancing SET/RESET pulse for >10^10 endurance in
+HfO2/Hf 1T1R bipolar RRAM", IEEE TED 59(12), 3243 (2012); D. Nail et al., "Understanding RRAM
+endurance, retention and window margin trade-off using experimental results and simulations",
+IEDM 2016):
+* RESET failure: a cycle may leave oxygen vacancies in the gap region that the RESET no longer
+  removes (more after a stronger SET, fewer after a stronger RESET); they add a trap-assisted
+  leakage in parallel with the gap, so the HRS falls until the device reads LRS whatever is written;
+* SET failure: a RESET may leave oxygen ions at the filament tip that the SET no longer moves (more
+  after a stronger RESET); they raise the closest approach of the tip, so the LRS rises, first at
+  high compliance, until the device stays HRS.
+Both are Poisson counts with per-device (log-normal) rates, so a block of 10^6 cycles is one
+vectorized update (:meth:`RRAMArray.cycle`).  A stuck device is where its own wear ends
+(:attr:`RRAMArray.stuck`), drawn independently for every device: the two devices of a 2T2R pair
+age independently, and there is no separate abrupt-failure process.
 
 Integration: during a rectangular pulse the gap ODE is autonomous, so each pulse is one vectorized
 quadrature of t(g) = int dg / |dg/dt| over a per-device gap grid (:meth:`RRAMArray._evolve`).
 
 What the default parameters give (100 ns pulses; SET 1.8 V on the bit line, RESET 1.4 V on the
-source line with WL 3.3 V): R_LRS (0.1 V read) about 70, 22, 9 and 3.5 kohm at 20, 50, 100 and
-200 uA, sigma(ln R) 0.5 -> 0.1; HRS about 1 Mohm with sigma(ln R) about 0.5; forming near 3.25 V
-for 10 us pulses and 2-2.6 V in a quasi-static sweep, sigma about 0.16 V; the window closes between
-10^5 and 10^7 cycles at 100 uA.
+source line with WL 3.3 V): R_LRS (0.1 V read) about 25, 9.8, 4.9 and 2.4 kohm at 20, 50, 100 and
+200 uA (V_C about 0.5 V), sigma(ln R) 0.3 -> 0.1; HRS about 1.2 Mohm with sigma(ln R) about 0.7;
+forming near 3.25 V for 10 us pulses, sigma about 0.16 V; at 100 uA the HRS median falls about 6x
+by 10^6 cycles while the LRS holds.
 """
 
 from __future__ import annotations
@@ -74,16 +107,20 @@ class GapModel:
     g0: float = 0.25e-9  # gap decay length of the tunnelling current (m), Jiang 2016
     v_nl: float = 0.4  # I-V non-linearity V0 (V); 0.25 V in Jiang 2016, 0.4 V keeps the LRS ohmic-like
     velocity: float = 2.5e3  # v0 = a0 x 1e13 Hz attempt frequency (m/s)
-    ea: float = 1.0  # vacancy hopping barrier (eV)
+    ea: float = 1.5  # vacancy hopping barrier (eV)
     a0: float = 0.25e-9  # hopping distance (m), Jiang 2016
     gamma0: float = 16.0  # field enhancement, Jiang 2016
     beta: float = 0.8  # field-enhancement roll-off with gap, Jiang 2016
     g1: float = 1e-9
     length: float = 5e-9  # effective switching length L (m)
     g_min: float = 0.1e-9
-    g_max: float = 2.0e-9  # geometric bound of the gap after forming (m)
+    g_max: float = 2.0e-9  # median gap of a completed RESET (m)
+    g_ceil: float = 2.5e-9  # widest gap: the field-enhancement roll-off holds below it (m)
     t_ambient: float = 300.0
-    r_th: float = 1.0e6  # filament thermal resistance (K/W)
+    # heat paths: through the oxide, 1 / (4 k r) for a hot spot of radius r ~ 0.5 nm in amorphous
+    # HfO2 (k ~ 0.5 W/m/K); along the filament, kappa per ohm of cell resistance (0: R_th = r_th)
+    r_th: float = 1.0e9  # R_ox (K/W)
+    r_th_per_ohm: float = 3000.0  # kappa (K/W per ohm)
 
 
 @dataclass(frozen=True)
@@ -148,17 +185,18 @@ class Forming:
 
 @dataclass(frozen=True)
 class Endurance:
-    """Wear per SET/RESET cycle (Nail 2016, Chen 2012)."""
+    """Wear per SET/RESET cycle: two gradual mechanisms (Chen 2012, Nail 2016)."""
 
-    defect_rate: float = 3e-5  # residual gap defects per cycle at i_ref
+    defect_rate: float = 3e-5  # residual gap vacancies per SET at i_ref
     defect_rate_d2d: float = 0.5  # sigma of ln(rate) across devices
-    i_trap: float = 4e-8  # trap-assisted leakage prefactor per residual defect (A), same sinh law
+    i_trap: float = 4e-8  # trap-assisted leakage prefactor per residual vacancy (A), same sinh law
     i_ref: float = 1e-4  # reference SET current (A)
-    current_exponent: float = 1.5  # wear ~ (I_set / i_ref)^m
-    life: float = 3e7  # median Weibull lifetime (cycles) at i_ref
-    life_d2d: float = 0.8  # sigma of ln(life) across devices
-    life_weibull: float = 1.2  # Weibull shape of hard failures
-    stuck_lrs_fraction: float = 0.75  # failures stuck at LRS (rest stuck at HRS)
+    current_exponent: float = 1.5  # vacancy generation ~ (I_set / i_ref)^m
+    ion_rate: float = 1e-6  # oxygen ions left at the filament tip per RESET at v_ref
+    ion_rate_d2d: float = 0.5  # sigma of ln(rate) across devices
+    ion_gap: float = 0.05e-9  # rise of the gap's floor per blocking ion (m)
+    v_ref: float = 1.4  # reference RESET cell voltage (V)
+    v_accel: float = 0.1  # RESET cell voltage per e-fold of the ion rate (V)
 
 
 @dataclass
@@ -202,24 +240,24 @@ class RRAMArray:
         # device-to-device parameters, drawn once per die
         self.ea = gap.ea + variability.ea_d2d * d2d.standard_normal(n)
         self.i0 = gap.i0 * np.exp(variability.i0_d2d * d2d.standard_normal(n))
-        self.g_max = gap.g_max + variability.gmax_d2d * d2d.standard_normal(n)
+        self.g_max = np.minimum(gap.g_max + variability.gmax_d2d * d2d.standard_normal(n),
+                                gap.g_ceil)
         self.dvth = transistor.sigma_vth * d2d.standard_normal(n)
         self.v_bd = forming.v_bd + forming.v_bd_d2d * d2d.standard_normal(n)
         self.h_bd = d2d.exponential(size=n) ** (1.0 / forming.weibull)  # Weibull breakdown budget
         self.wear_rate = endurance.defect_rate * np.exp(
             endurance.defect_rate_d2d * d2d.standard_normal(n))
-        self.life = endurance.life * np.exp(endurance.life_d2d * d2d.standard_normal(n))
-        self.fail_u = d2d.exponential(size=n)  # hazard budget of the hard failure
-        self.fail_kind = np.where(d2d.random(n) < endurance.stuck_lrs_fraction,
-                                  STUCK_LRS, STUCK_HRS).astype(np.int8)
+        self.ion_rate = endurance.ion_rate * np.exp(
+            endurance.ion_rate_d2d * d2d.standard_normal(n))
         # state
+        self.defects = np.zeros(n)  # residual vacancies in the gap region (endurance)
+        self.ions = np.zeros(n)  # oxygen ions blocking the filament tip (endurance)
+        self.cycles = np.zeros(n)  # SETs seen
+        self.i_set = np.zeros(n)  # current at the end of the last SET (A)
         self.gap = self.g_max.copy()
+        self.g_top = self._rupture(np.arange(n), c2c.standard_normal(n))  # next RESET's gap
         self.formed = np.zeros(n, bool)
         self.h = np.zeros(n)  # accumulated breakdown hazard of pristine devices
-        self.stuck = np.zeros(n, np.int8)
-        self.defects = np.zeros(n)  # residual gap defects (endurance)
-        self.cycles = np.zeros(n)
-        self.fail_h = np.zeros(n)  # accumulated hard-failure hazard
         self._version = 0
         self._read_cache = {}
         self._tables = {}
@@ -400,7 +438,7 @@ class RRAMArray:
             self.formed[bi] = True
             self.gap[bi] = self.g_max[bi]
             formed_now[np.flatnonzero(pristine)[breaks]] = True
-        move = self.formed[idx] & (self.stuck[idx] == STUCK_NONE) & (t_left > 0)
+        move = self.formed[idx] & (t_left > 0)
         if move.any():
             mi = np.flatnonzero(move)
             e, switched = self._evolve(idx[mi], a, np.sign(amplitude), t_left[mi], vgs0, degen,
@@ -408,8 +446,6 @@ class RRAMArray:
             energy[mi] += e
         # end-of-pulse operating point
         c, cur = self._operating_point(idx, a, vgs0, degen, current_limit)
-        idle = self.formed[idx] & ~move  # stuck devices conduct for the whole pulse
-        energy[idle] += a * cur[idle] * t_left[idle]
         return PulseResult(energy, cur, c, formed_now)
 
     def _evolve(self, idx, a, sign, t_pulse, vgs0, degen, i_cc, nodes=24):
@@ -425,13 +461,16 @@ class RRAMArray:
         m = idx.size
         rows = np.arange(m)
         g_start = self.gap[idx]
-        bound = np.broadcast_to(gm.g_min if sign > 0 else self.g_max[idx], (m,))
+        if sign > 0:  # closes down to the floor left by blocking ions, never opens under SET bias
+            bound = np.minimum(self.g_floor(idx), g_start)
+        else:  # opens up to this RESET's rupture position, never closes under RESET bias
+            bound = np.maximum(self.g_top[idx], g_start)
         ea = self.ea[idx] + var.ea_c2c * self.rng.standard_normal(m)
         n = nodes - 1
         g = g_start[:, None] + (bound - g_start)[:, None] * (np.arange(nodes) / n)[None, :]
         scale = self._i_scale(idx[:, None], g)
         c, i = self._cells(a, scale, vgs0, degen, self.dvth[idx][:, None], i_cc)
-        kt = K_B_EV * (gm.t_ambient + gm.r_th * c * i)
+        kt = K_B_EV * self._temperature(c, i)
         gamma = np.maximum(gm.gamma0 - gm.beta * (g / gm.g1) ** 3, 0.0)
         lr = np.maximum(np.log(gm.velocity) - ea[:, None] / kt
                         + _log_sinh(gamma * (gm.a0 / gm.length) * c / kt), -700.0)
@@ -466,43 +505,91 @@ class RRAMArray:
         energy = a * q
         moved = np.abs(g_end - g_start)
         w = -np.expm1(-moved / gm.a0)  # weight of a real switching event (0: nothing moved)
+        xi = self.rng.standard_normal(m)
         if sign > 0:  # Poisson count of defects in the new filament (Ambrogio 2014)
             g_read = self._i_scale(idx, g_end) * np.sinh(0.1 / gm.v_nl) / 0.1
             n_def = np.maximum(g_read / var.g_def, 1.0)
-            g_end = g_end - gm.g0 * np.sqrt(w / n_def) * self.rng.standard_normal(m)
-        else:  # position of the last vacancy at rupture (Guan 2012)
-            g_end = g_end + var.gap_c2c * np.sqrt(w) * self.rng.standard_normal(m)
-        self.gap[idx] = np.clip(g_end, gm.g_min, self.g_max[idx])
+            g_end = g_end - gm.g0 * np.sqrt(w / n_def) * xi
+            # a SET rebuilds the filament: the next RESET ruptures it at a new position
+            sw = idx[w > 0.5]
+            self.g_top[sw] = self._rupture(sw, self.rng.standard_normal(sw.size))
+        else:
+            # hops made: the gap's travel plus the thermally activated hopping at the rupture
+            # position for the rest of the pulse (rate |dg/dt| there)
+            hops = moved / gm.a0 + np.where(
+                done, np.exp(lr[:, -1]) * np.maximum(t_pulse - cum[:, -1], 0.0) / gm.a0, 0.0)
+            w_hot = -np.expm1(-hops)
+            # the position of the last vacancy at rupture (Guan 2012) re-equilibrates as it hops
+            g_max = self.g_max[idx]
+            self.g_top[idx] = g_max + np.sqrt(1.0 - w_hot) * (self.g_top[idx] - g_max) + \
+                np.sqrt(w_hot) * (self._rupture(idx, xi) - g_max)
+            g_end = np.where(done, self.g_top[idx], np.minimum(g_end, self.g_top[idx]))
+        self.gap[idx] = np.clip(g_end, self.g_floor(idx), gm.g_ceil)
         switched = w > 0.5
-        if sign > 0 and switched.any():
-            self._wear(idx[switched], 1.0, i_end[switched])
+        if sign > 0:
+            self.i_set[idx[switched]] = i_end[switched]
+            self.cycles[idx[switched]] += 1
+        elif switched.any():
+            self._wear(idx[switched], 1.0, self.i_set[idx[switched]], c[switched, -1])
         return energy, switched
 
+    def _rupture(self, idx, xi):
+        """Gap left by a RESET that runs to completion: g_max of the device plus the position of
+        the last vacancy at rupture, about half a hopping distance (Guan 2012)."""
+        return np.clip(self.g_max[idx] + self.var.gap_c2c * xi, self.g_floor(idx),
+                       self.gap_model.g_ceil)
+
+    def g_floor(self, idx=None):
+        """Closest approach of the filament tip to the top electrode (m): g_min raised by the
+        oxygen ions a RESET left at the tip that the SET no longer removes (Chen 2012)."""
+        idx = _as_index(idx, self.n)
+        return self.gap_model.g_min + self.endurance.ion_gap * self.ions[idx]
+
+    def _temperature(self, c, i):
+        """Filament temperature at cell voltage ``c`` and current ``i`` (K): Joule power through
+        the filament (kappa R) and oxide (r_th) heat paths in parallel (module docstring)."""
+        gm = self.gap_model
+        kap = gm.r_th_per_ohm
+        if kap <= 0.0:
+            return gm.t_ambient + gm.r_th * c * i
+        return gm.t_ambient + kap * c * c * i * gm.r_th / (i * gm.r_th + kap * c + 1e-300)
+
     # ----------------------------------------------------------------- endurance
-    def _wear(self, idx, n_cycles, i_set):
-        """Advance ``n_cycles`` SET/RESET cycles of wear at SET current ``i_set`` (vectorized)."""
+    def _wear(self, idx, n_cycles, i_set, v_reset):
+        """Wear of ``n_cycles`` cycles of SETs at current ``i_set`` each followed by a RESET that
+        ends at cell voltage ``v_reset`` (vectorized: both counts are Poisson, so a block of
+        cycles is one draw).  The SET/RESET balance sets which way a device fails: vacancies
+        grow with the SET current and a stronger RESET removes them, ions grow with the RESET."""
         en = self.endurance
-        accel = (np.maximum(i_set, 1e-9) / en.i_ref) ** en.current_exponent
-        self.defects[idx] += self.rng.poisson(self.wear_rate[idx] * accel * n_cycles)
-        n0 = self.cycles[idx]
-        n1 = n0 + n_cycles
-        life = self.life[idx] / accel
-        self.fail_h[idx] += (n1 / life) ** en.life_weibull - (n0 / life) ** en.life_weibull
-        self.cycles[idx] = n1
-        fails = (self.fail_h[idx] >= self.fail_u[idx]) & (self.stuck[idx] == STUCK_NONE)
-        if fails.any():
-            f = idx[fails]
-            kind = self.fail_kind[f]
-            self.stuck[f] = kind
-            self.gap[f] = np.where(kind == STUCK_LRS, self.gap_model.g_min, self.g_max[f])
+        dv = np.clip((np.abs(v_reset) - en.v_ref) / en.v_accel, -50.0, 50.0)
+        vacancies = (np.maximum(i_set, 0.0) / en.i_ref) ** en.current_exponent * np.exp(-dv)
+        self.defects[idx] += self.rng.poisson(self.wear_rate[idx] * vacancies * n_cycles)
+        self.ions[idx] += self.rng.poisson(self.ion_rate[idx] * np.exp(dv) * n_cycles)
+        # the floor can rise above this RESET's gap: the device is then stuck in HRS
+        floor = self.g_floor(idx)
+        self.g_top[idx] = np.maximum(self.g_top[idx], floor)
+        self.gap[idx] = np.maximum(self.gap[idx], floor)
         self._version += 1
+
+    @property
+    def stuck(self):
+        """STUCK_LRS / STUCK_HRS for devices whose wear has closed their window below 2 whatever
+        the compliance (lowest reachable resistance at the gap floor versus the next RESET's),
+        else STUCK_NONE: a consequence of the wear, not a separate draw."""
+        idx = np.arange(self.n)
+        top = np.maximum(self.g_top, self.g_floor(idx))
+        r_top = 1.0 / self._i_scale(idx, top)
+        r_floor = 1.0 / self._i_scale(idx, self.g_floor(idx))
+        leaky = self.endurance.i_trap * self.defects > self.i0 * np.exp(-top / self.gap_model.g0)
+        out = np.where(r_top < 2.0 * r_floor, np.where(leaky, STUCK_LRS, STUCK_HRS), STUCK_NONE)
+        return np.where(self.formed, out, STUCK_NONE).astype(np.int8)
 
     def cycle(self, n_cycles, set_pulse, reset_pulse, idx=None):
         """Run ``n_cycles`` SET/RESET cycles on ``idx``; returns the energy per device (J).
 
         The first and the last cycle are simulated pulse by pulse; the ``n_cycles - 2`` between them
-        are one statistical wear update at the first cycle's SET current (their energy is the first
-        cycle's). The state left behind (HRS after the final RESET) so carries both wear and
+        are one statistical wear update at the first cycle's SET current and RESET voltage (their
+        energy is the first cycle's). The state left behind (HRS after the final RESET) so carries both wear and
         cycle-to-cycle variability. ``set_pulse`` / ``reset_pulse`` are dicts of
         :meth:`apply_pulse` keyword arguments.
         """
@@ -514,9 +601,9 @@ class RRAMArray:
         r = self.apply_pulse(idx, **reset_pulse)
         e_cycle = s.energy + r.energy
         if n_cycles > 1:
-            live = self.stuck[idx] == STUCK_NONE
             if n_cycles > 2:
-                self._wear(idx[live], n_cycles - 2, s.current[live])
+                self._wear(idx, n_cycles - 2, s.current, r.cell_voltage)
+                self.cycles[idx] += n_cycles - 2
             s2 = self.apply_pulse(idx, **set_pulse)
             r2 = self.apply_pulse(idx, **reset_pulse)
             return e_cycle * (n_cycles - 1) + s2.energy + r2.energy
@@ -544,13 +631,14 @@ class RRAMArray:
         xi = self.rng.standard_normal((int(n_reads), idx.size))
         return i * np.exp(sigma * xi)
 
-    def reference_current(self, r_ref, v_read=0.1, gate=2.5):
-        """Read current of a linear reference resistor behind a nominal access transistor (A)."""
+    def reference_current(self, r_ref, v_read=0.1, gate=2.5, dvth=0.0):
+        """Read current of linear reference resistors behind access transistors with Vth offsets
+        ``dvth`` (A): a float for one nominal reference, else an array."""
         v_lin = 100.0  # sinh(V / v_lin) is linear at read biases
         a, vgs0, degen = self._drive(None, v_read, gate, False)
-        _, i = self._solve(a, np.atleast_1d(v_lin / float(r_ref)), v_lin, vgs0, degen, 0.0, None,
-                           iters=20)
-        return float(i[0])
+        r = np.asarray(r_ref, float)
+        _, i = self._solve(a, np.atleast_1d(v_lin / r), v_lin, vgs0, degen, dvth, None, iters=20)
+        return float(i[0]) if r.ndim == 0 and np.ndim(dvth) == 0 else i
 
     def read_resistance(self, idx=None, v_read=0.1, n_reads=1):
         """Measured cell resistance (ohm) with read noise, shape (n_reads, len(idx))."""

@@ -14,8 +14,11 @@ oxide resistive memory arrays", Front. Neurosci. 13, 1383 (2020):
 * XNOR inside the PCSA: the input bit x of the column swaps which bit line feeds which branch, so the
   output is XNOR(x, w) - and the amplifier's offset acts with the sign of the swap, as in silicon;
 * popcount of a row's 32 XNOR outputs by digital adders;
-* a 1T1R read compares a single device with a reference resistor (behind an identical access
-  transistor) on the same amplifier, so the two read modes can be compared on the same die.
+* a 1T1R read compares a single device with its column's reference: a trimmable resistor behind an
+  access transistor like the cells' (its own Pelgrom mismatch), on the same amplifier, so the two
+  read modes can be compared on the same die.  The reference is a setting of the die, fixed until
+  the controller sets it again: a lab calibrates it once (e.g. between the LRS and HRS medians of a
+  calibration write) and keeps it while the devices age, as on silicon.
 
 Bit errors are never injected: they are what the device statistics of
 :mod:`labctl.sim_backends.physics.rram` plus the amplifier's offset and noise produce.
@@ -97,7 +100,11 @@ class RRAMDie:
     def __post_init__(self):
         dev, sa, noise = np.random.SeedSequence(self.seed).spawn(3)
         self.devices = RRAMArray(N_DEVICES, seed=dev, **self.model_kwargs)
-        self.sa_offset = self.sense.offset * np.random.default_rng(sa).standard_normal(COLS)
+        sa_rng = np.random.default_rng(sa)
+        self.sa_offset = self.sense.offset * sa_rng.standard_normal(COLS)
+        self.ref_dvth = self.devices.transistor.sigma_vth * sa_rng.standard_normal(COLS)
+        self.reference = np.full(COLS, np.nan)  # 1T1R reference resistance per column (ohm)
+        self._ref_current = None
         self.rng = np.random.default_rng(noise)
         self.log: list[tuple[str, int, float, float]] = []
         self._v_form = np.full(N_DEVICES, np.nan)
@@ -143,7 +150,7 @@ class RRAMDie:
              r_formed=1e5, idx=None):
         """Ramp-and-verify forming: pulse every unformed device at increasing amplitude, read, and
         retire the devices whose resistance fell below ``r_formed``."""
-        gate = float(_TR.gate_for_current(100e-6)) if gate is None else gate
+        gate = float(self.devices.transistor.gate_for_current(100e-6)) if gate is None else gate
         idx = np.arange(N_DEVICES) if idx is None else np.asarray(idx, np.intp)
         v_form = np.full(N_DEVICES, np.nan)
         todo = idx.copy()
@@ -278,17 +285,39 @@ class RRAMDie:
         """Popcount of the XNOR outputs of each row: shape (n_reads, len(rows))."""
         return self.xnor(x, rows, n_reads).sum(axis=-1)
 
-    def read_1t1r(self, r_ref, rows=None, side=0, n_reads=1):
-        """Single-ended read: the ``side`` device of each bit against a reference resistor.
+    def set_reference(self, r_ref):
+        """Trim the 1T1R reference of every column (one value) or of each column (COLS values)."""
+        r = np.broadcast_to(np.asarray(r_ref, float), (COLS,))
+        if not np.all(np.isfinite(r) & (r > 0)):
+            raise ValueError("reference resistances must be positive and finite")
+        self.reference = r.copy()
+        self._ref_current = None
 
-        Returns bits (device current above the reference's = LRS = 1), shaped like read_pcsa.
+    def reference_current(self):
+        """Read current of each column's reference branch (A), shape (COLS,)."""
+        if np.isnan(self.reference).any():
+            raise RuntimeError("1T1R reference not set: calibrate it with set_reference()")
+        if self._ref_current is None:
+            self._ref_current = self.devices.reference_current(
+                self.reference, self.sense.v_read, self.sense.gate, dvth=self.ref_dvth)
+        return self._ref_current
+
+    def read_1t1r(self, r_ref=None, rows=None, side=0, n_reads=1):
+        """Single-ended read: the ``side`` device of each bit against its column's reference.
+
+        ``r_ref`` (one value or one per column) trims the reference first and stays set; None
+        reads against the reference already set.  Returns bits (device current above the
+        reference's = LRS = 1), shaped like read_pcsa.
         """
+        if r_ref is not None and not np.array_equal(
+                np.broadcast_to(np.asarray(r_ref, float), (COLS,)), self.reference):
+            self.set_reference(r_ref)
         rows = self._rows(rows)
         i = self._branch_currents(rows, n_reads)[..., side]
-        i_ref = self.devices.reference_current(r_ref, self.sense.v_read, self.sense.gate)
-        e = self.sense.v_read * (i.sum() + i_ref * i.size) * self.sense.t_read
+        i_ref = np.broadcast_to(self.reference_current(), i.shape)
+        e = self.sense.v_read * (i.sum() + i_ref.sum()) * self.sense.t_read
         self._record("read_1t1r", i.size, e, n_reads * rows.size * self.sense.t_read)
-        return self._decide(i, np.full_like(i, i_ref))
+        return self._decide(i, i_ref)
 
     # ----------------------------------------------------------------- state
     def resistance(self):
