@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from labctl.sim_backends.bench_file import BenchFile
 from labctl.sim_backends.physics.rram import STUCK_NONE, AccessTransistor, RRAMArray
 from labctl.sim_backends.physics.rram_die import (
     COLS,
@@ -12,7 +13,7 @@ from labctl.sim_backends.physics.rram_die import (
     PulseSpec,
     RRAMDie,
 )
-from labctl.sim_backends.rram_bench import RRAMTestStructure
+from labctl.sim_backends.rram_bench import RRAMBench, RRAMTestStructure
 
 TR = AccessTransistor()
 
@@ -420,3 +421,49 @@ def test_same_seed_same_die_different_seed_different_die():
     assert not np.array_equal(a[0], c[0])
     assert not np.allclose(a[1], c[1])
 
+
+def bench_file(tmp_path, params):
+    """The shipped RRAM bench with ``params`` as its x-bench.params."""
+    import yaml
+
+    from labctl.sim_backends.bench_file import resolve
+
+    data = yaml.safe_load(resolve("rram.yaml").read_text())
+    data["x-bench"]["params"] = params
+    path = tmp_path / "other_die.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return BenchFile.load(path)
+
+
+def test_bench_file_describes_another_die(tmp_path):
+    params = {"test_structure_gate": 3.0, "gap": {"g_max": 1.8e-9, "ea": 1.45},
+              "sense": {"offset": 0.0}, "endurance": {"defect_rate": "1e-5"}}
+    other = bench_file(tmp_path, params).build_bench()
+    nominal = RRAMBench(seed=other.seed)
+    for bench in (other, nominal):
+        bench.die.form(v_start=4.0, v_stop=4.0, width=100e-6)
+        bench.die.program(np.zeros((ROWS, COLS), bool), verify=False)
+    devices = other.die.devices
+    assert devices.gap_model.ea == 1.45 and devices.endurance.defect_rate == 1e-5
+    assert other.test_structure.cell.gap_model == devices.gap_model  # same wafer
+    assert other.test_structure.gate == 3.0
+    assert np.all(other.die.sa_offset == 0) and np.any(nominal.die.sa_offset != 0)
+    # a narrower rupture gap: HRS lower by about exp(0.2 nm / g0)
+    hrs = [np.median(b.die.resistance()[..., 0]) for b in (other, nominal)]
+    assert hrs[1] / hrs[0] == pytest.approx(np.exp(0.2 / 0.25), rel=0.3)
+    assert "gap.g_max=1.8e-09" in other.snapshot()["device_parameters"]
+    assert nominal.snapshot()["device_parameters"] == "defaults"
+    # dotted overrides from the command line land in the same groups
+    tweaked = bench_file(tmp_path, {}).with_overrides([("transistor.vth", "0.55")]).build_bench()
+    assert tweaked.die.devices.transistor.vth == 0.55
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"gap": {"eaa": 1.0}}, "gap: unknown eaa .known: i0, g0"),
+    ({"sensing": {}}, "unknown parameter sensing"),
+    ({"sense": {"offset": "small"}}, "sense.offset: 'small' is not a number"),
+    ({"endurance": 3}, "'endurance' must be a mapping"),
+])
+def test_bench_file_parameters_are_checked(tmp_path, params, message):
+    with pytest.raises(ValueError, match=message):
+        bench_file(tmp_path, params).build_bench()
