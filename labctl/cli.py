@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import logging
 import os
 import sys
-import time
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -21,48 +19,6 @@ USAGE_ERROR = 2
 
 class UsageError(Exception):
     """Bad input from the user: reported as one line, exit code 2."""
-
-
-# -- progress -----------------------------------------------------------------------------------
-def _hms(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-class Progress:
-    """One self-rewriting line on a terminal: bar, percent, points, elapsed, ETA.
-
-    Twenty lines of code instead of a dependency: the ETA is a linear extrapolation of the
-    protocol's reported fraction in wall time, which is all a run needs.
-    """
-
-    def __init__(self, label: str, stream=None, enabled: bool | None = None, width: int = 28):
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.label, self.width = label, width
-        self.t0 = time.monotonic()
-        self._last = 0.0
-        self.points = lambda: 0
-
-    def update(self, percent: float, force: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self._last < 0.1 and not force and percent < 100):
-            return
-        self._last = now
-        elapsed = now - self.t0
-        frac = min(max(percent / 100.0, 0.0), 1.0)
-        eta = _hms(elapsed * (1 - frac) / frac) if frac > 0 else "?"
-        bar = "#" * int(frac * self.width)
-        self.stream.write(
-            f"\r{self.label} [{bar:<{self.width}}] {100 * frac:5.1f}%  {self.points()} pts  "
-            f"elapsed {_hms(elapsed)}  eta {eta} "
-        )
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -126,6 +82,7 @@ def _print_params(cls) -> None:
 
 
 def cmd_run(args) -> int:
+    from labctl.progress import RunProgress
     from labctl.protocol import ParameterError, get_protocol
     from labctl.runner import Runner
     from labctl.station import Station, StationError
@@ -152,26 +109,23 @@ def cmd_run(args) -> int:
     if not out.parent.is_dir():
         raise UsageError(f"cannot write {out}: directory {out.parent} does not exist")
 
-    progress = Progress(cls.NAME, enabled=False if args.quiet else None)
     runner = None
     try:
         station = Station.load(station_ref, visa_library=args.visa_library,
                                library_options={"seed": args.bench_seed} if args.bench_seed is not None else None)
-        runner = Runner(protocol, station, out, on_progress=progress.update,
-                        entry=args.entry or "entry")
+        runner = Runner(protocol, station, out, entry=args.entry or "entry")
         runner.prepare()
     except (StationError, ParameterError, FileExistsError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot create {out}: {exc}") from None
-    progress.points = lambda: runner.writer.n_points
     if not args.quiet:
         print(f"{cls.NAME} on station {station.name} -> {out}", file=sys.stderr)
 
-    try:
+    with RunProgress(cls.NAME, enabled=False if args.quiet else None,
+                     points=lambda: runner.writer.n_points) as progress:
+        runner.on_progress = progress
         result = runner.run()  # Ctrl-C / SIGTERM: the runner aborts at the next checkpoint
-    finally:
-        progress.close()
     line = f"{result.status}: {result.points} points -> {result.path}"
     if result.message and result.status != "completed":
         line += f"\n  {result.message}"
@@ -253,9 +207,10 @@ def cmd_show(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from labctl.plotting import save_figures
+    from labctl.plotting import save_figures, use_file_backend
     from labctl.protocol import get_protocol
 
+    use_file_backend()
     out_dir = Path(args.out_dir) if args.out_dir else Path(args.file).resolve().parent
     for name in _entries(args.file, args.entry):
         with _open(args.file, name) as run:
@@ -275,11 +230,13 @@ def cmd_plot(args) -> int:
 
 def cmd_demo(args) -> int:
     from labctl.demo import run_demo
+    from labctl.plotting import use_file_backend
 
+    use_file_backend()
     out = Path(args.out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a directory")
-    return 1 if run_demo(out) else 0
+    return 1 if run_demo(out, progress=False if args.quiet else None) else 0
 
 
 def cmd_recover(args) -> int:
@@ -298,11 +255,31 @@ def cmd_recover(args) -> int:
 
 
 # -- entry point --------------------------------------------------------------------------------
+def _verbosity(defaults: bool) -> argparse.ArgumentParser:
+    """-v/--verbose and -q/--quiet, accepted before the command and after it (``labctl run X -v``)."""
+    p = argparse.ArgumentParser(add_help=False)
+    kw = {} if defaults else {"default": argparse.SUPPRESS}
+    p.add_argument("-v", "--verbose", action="count", help="more log lines: -v info, -vv debug",
+                   **({"default": 0} if defaults else kw))
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or chatter (warnings still show)", **kw)
+    return p
+
+
+class _Subcommands(argparse._SubParsersAction):
+    """Every command takes the verbosity options, those added by plugins too."""
+
+    def add_parser(self, name, **kwargs):
+        kwargs.setdefault("parents", []).append(_verbosity(defaults=False))
+        return super().add_parser(name, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="labctl",
         description="Lab automation for memory-centric neuromorphic nanodevice experiments.",
+        parents=[_verbosity(defaults=True)],
     )
+    p.register("action", "parsers", _Subcommands)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("list", help="protocols, stations and benches available")
@@ -319,7 +296,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="VISA library for every role, replacing the station's (e.g. @py for the real lab)")
     s.add_argument("--bench-seed", type=int, metavar="N",
                    help="simulated stations: build the bench from seed N (another die or chip of the same design)")
-    s.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     s.add_argument("--list-params", action="store_true",
                    help="print the protocol's parameters and exit")
     s.set_defaults(func=cmd_run)
@@ -349,30 +325,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _log_to_stderr() -> None:
-    """Warnings of the library (aborts requested, instruments going safe) as plain lines on stderr."""
-    logger = logging.getLogger("labctl")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.WARNING)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    from labctl.logs import to_stderr, verbosity_level
+
     args = build_parser().parse_args(argv)
-    _log_to_stderr()
-    try:
-        return args.func(args)
-    except UsageError as exc:
-        print(f"labctl: error: {exc}", file=sys.stderr)
-        return USAGE_ERROR
-    except KeyboardInterrupt:  # before a run started (or a second Ctrl-C): nothing to abort
-        print("labctl: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `labctl show FILE | head`: the reader left; not an error
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's final flush
-        return 0
+    # warnings of the library (aborts requested, limits refused, instrument errors) on stderr;
+    # -v adds run start/end, stations connected, benches reset
+    with to_stderr(verbosity_level(args.verbose, args.quiet)):
+        try:
+            return args.func(args)
+        except UsageError as exc:
+            print(f"labctl: error: {exc}", file=sys.stderr)
+            return USAGE_ERROR
+        except KeyboardInterrupt:  # before a run started (or a second Ctrl-C): nothing to abort
+            print("labctl: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # `labctl show FILE | head`: the reader left; not an error
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's final flush
+            return 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ fails here, not mid-run) and wraps it in the station's limits (:mod:`labctl.limi
 from __future__ import annotations
 
 import importlib
+import logging
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -18,6 +19,8 @@ from labctl.limits import guard
 from labctl.station import Station
 
 __all__ = ["ConnectedStation", "connect"]
+
+log = logging.getLogger(__name__)
 
 
 class ConnectedStation:
@@ -104,6 +107,7 @@ def connect(station: Station, roles: Iterable[str] | None = None) -> ConnectedSt
             connected.instruments[role] = inst
             _ping(inst, spec.resource, where)
             guard(inst, spec.limits, role)
+            log.info("station %s: %s = %s at %s", station.name, role, cls.__name__, spec.resource)
     except BaseException:
         connected.close()
         raise

@@ -24,28 +24,44 @@ TOUR: tuple[tuple[str, dict[str, str]], ...] = (
 )
 
 
-def run_demo(out_dir: str | Path, report: Callable[[str], None] = print) -> int:
+def run_demo(out_dir: str | Path, report: Callable[[str], None] | None = None,
+             progress: bool | None = None) -> int:
     """Run the tour into ``out_dir``; returns the number of runs that failed.
 
-    An aborted run (Ctrl-C) is saved with its figure, then ends the tour with ``KeyboardInterrupt``.
+    One bar follows the tour, one the step under way (on a terminal or in Jupyter; ``progress``
+    forces them on or off); ``report`` receives a line per finished step (default: printed beside
+    the bars). An aborted run (Ctrl-C) is saved with its figure, then ends the tour with
+    ``KeyboardInterrupt``.
     """
     from labctl.plotting import save_figures
+    from labctl.progress import RunProgress, bar
     from labctl.protocol import get_protocol
     from labctl.results import open_run
-    from labctl.runner import run_protocol
+    from labctl.runner import Runner
+    from labctl.station import Station
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
-    for name, params in TOUR:
-        path = out_dir / f"{name}.h5"
-        path.unlink(missing_ok=True)
-        result = run_protocol(name, path, **params)
-        failures += result.status != "completed"
-        with open_run(path) as run:
-            figures = save_figures(run, out_dir, get_protocol(name))
-        report(f"{result.status:9s} {name:28s} {result.points:5d} points -> {path}"
-               + "".join(f"\n{'':10s}{'':28s} figure -> {f}" for f in figures))
-        if result.status == "aborted":  # Ctrl-C ends the tour, not just the step it landed in
-            raise KeyboardInterrupt
+    with bar("labctl demo", len(TOUR), enabled=progress, unit="run", position=0) as tour:
+        say = report or (tour.write if not tour.disable else print)
+        for name, params in TOUR:
+            tour.set_postfix_str(name)
+            path = out_dir / f"{name}.h5"
+            path.unlink(missing_ok=True)
+            cls = get_protocol(name)
+            runner = Runner(cls(**params), Station.load(cls.STATION), path)
+            runner.prepare()
+            with RunProgress(name, enabled=not tour.disable, position=1, leave=False,
+                             points=lambda r=runner: r.writer.n_points) as step:
+                runner.on_progress = step
+                result = runner.run()
+            failures += result.status != "completed"
+            with open_run(path) as run:
+                figures = save_figures(run, out_dir, cls)
+            say(f"{result.status:9s} {name:28s} {result.points:5d} points -> {path}"
+                + "".join(f"\n{'':10s}{'':28s} figure -> {f}" for f in figures))
+            tour.update(1)
+            if result.status == "aborted":  # Ctrl-C ends the tour, not just the step it landed in
+                raise KeyboardInterrupt
     return failures

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 from labctl.errors import LimitError, StationError
 
 __all__ = ["Limit", "LimitError", "guard"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,9 @@ class Limit:
             except (TypeError, ValueError):
                 pass
         if bad:
-            raise LimitError(f"{where} refused: station limit {self.describe()}")
+            message = f"{where} refused: station limit {self.describe()}"
+            log.warning(message)
+            raise LimitError(message)
 
     def record(self) -> dict[str, Any]:
         return {

@@ -99,19 +99,34 @@ def run_figures(run: Run, protocol_cls=None) -> dict[str, object]:
 
 
 def save_figures(run: Run, out_dir: str | Path, protocol_cls=None, stem: str = "") -> list[Path]:
-    """Write every figure of ``run`` as PNG into ``out_dir``; returns the paths."""
-    import matplotlib
+    """Write every figure of ``run`` as PNG into ``out_dir``; returns the paths.
 
-    matplotlib.use("Agg")
+    The session's matplotlib backend is left as it is (a notebook keeps its inline figures, a
+    desktop session its windows); the figures are drawn with interactive mode off and closed once
+    saved, so none pops up. Command-line tools choose a non-interactive backend themselves.
+    """
     import matplotlib.pyplot as plt
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = stem or run.path.stem
     paths = []
-    for name, fig in run_figures(run, protocol_cls).items():
-        path = out_dir / f"{stem}_{run.entry_name}_{name}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+    with plt.ioff():
+        for name, fig in run_figures(run, protocol_cls).items():
+            path = out_dir / f"{stem}_{run.entry_name}_{name}.png"
+            try:
+                fig.savefig(path, dpi=110)
+            finally:
+                plt.close(fig)
+            paths.append(path)
     return paths
+
+
+def use_file_backend() -> None:
+    """For command-line tools: draw into files only (Agg), unless pyplot is already in use."""
+    import sys
+
+    if "matplotlib.pyplot" not in sys.modules:
+        import matplotlib
+
+        matplotlib.use("Agg")

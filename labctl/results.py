@@ -167,6 +167,13 @@ class Run:
     traceback = property(lambda self: self._scalar("traceback", ""))
 
     @property
+    def log(self) -> list[str]:
+        """The run's log lines (``time LEVEL logger: message``), kept in its ``log`` NXnote."""
+        g = self.entry.get("log")
+        text = _text(g["data"][()]) if isinstance(g, h5py.Group) and "data" in g else ""
+        return text.splitlines() if isinstance(text, str) else []
+
+    @property
     def protocol(self) -> str:
         """Registry name of the protocol that wrote the run ("" if none)."""
         g = self.entry.get("protocol")

@@ -25,6 +25,7 @@ from typing import Any
 import h5py
 
 from labctl.connection import ConnectedStation
+from labctl.logs import RunLog
 from labctl.protocol import Protocol, RunAborted, get_protocol
 from labctl.station import Station
 from labctl.store import RunWriter
@@ -111,6 +112,7 @@ class Runner:
         self.writer: RunWriter | None = None
         self.connected: ConnectedStation | None = None
         self._streaming = False
+        self.log = RunLog()
         protocol.set_defaults(station.defaults_for(protocol.parameter_specs()), source=f"station {station.name} setup")
 
     # -- controls ---------------------------------------------------------------------------
@@ -135,7 +137,12 @@ class Runner:
         arrays = list(p.arrays())
         self.station.check_roles(p.roles())
         self.phase = "connecting"
-        self.connected = self.station.connect(p.roles())
+        self.log.start()
+        try:
+            self.connected = self.station.connect(p.roles())
+        except BaseException:
+            self.log.stop()
+            raise
         try:
             clock = self.connected.clock
             self.writer = RunWriter(
@@ -166,6 +173,7 @@ class Runner:
         if self.connected is not None:
             self.connected.close()
             self.connected = None
+        self.log.stop()
 
     def _begin_streaming(self) -> None:
         """Snapshot the configured instruments, then switch the file to SWMR streaming."""
@@ -200,6 +208,9 @@ class Runner:
     def _run(self) -> RunResult:
         p = self.protocol
         status, message, tb = "completed", "", ""
+        name = p.NAME or type(p).__name__
+        log.info("%s started on station %s -> %s (%s)", name, self.station.name, self.out,
+                 ", ".join(f"{k}={v!r}" for k, v in p.parameter_values().items()))
         try:
             try:
                 self.phase = "startup"
@@ -226,13 +237,17 @@ class Runner:
         p.status = {"completed": Protocol.FINISHED, "aborted": Protocol.ABORTED}.get(
             status, Protocol.FAILED)
         self.phase = "finishing"
+        if status == "failed":
+            log.error("%s failed: %s", name, message)
+        log.info("%s %s: %d points -> %s", name, status, self.writer.n_points, self.out)
         try:
-            self.writer.finish(status, message, tb, sample=self._sample_at_end())
+            sample = self._sample_at_end()
+            self.writer.finish(status, message, tb, sample=sample, log=self.log.stop())
         finally:
+            self.log.stop()
             if self.connected is not None:
                 self.connected.close()
         self.phase = "done"
-        log.info("%s: %s, %d points -> %s", p.NAME or type(p).__name__, status, self.writer.n_points, self.out)
         return RunResult(self.out, status, message, self.writer.n_points)
 
     def _sample_at_end(self) -> dict[str, Any] | None:
@@ -274,14 +289,23 @@ def run_protocol(
     *,
     station: str | Path | None = None,
     entry: str = "entry",
+    progress: bool | None = None,
     **values,
 ) -> RunResult:
     """Run protocol ``name`` into ``out``, as ``labctl run`` does, from a script or a test.
 
     ``station`` defaults to the protocol's own; ``values`` set parameters (values or strings with
-    units, validated as on the command line) and beat the station's setup. Ctrl-C aborts cleanly.
+    units, validated as on the command line) and beat the station's setup. A progress bar shows on a
+    terminal or in Jupyter (``progress=False``: never; ``True``: always). Ctrl-C aborts cleanly.
     """
+    from labctl.progress import RunProgress
+
     cls = get_protocol(name)
     protocol = cls()
     protocol.set_values(values)
-    return Runner(protocol, Station.load(station or cls.STATION), out, entry=entry).run()
+    runner = Runner(protocol, Station.load(station or cls.STATION), out, entry=entry)
+    runner.prepare()
+    with RunProgress(cls.NAME or cls.__name__, enabled=progress,
+                     points=lambda: runner.writer.n_points if runner.writer else 0) as bar:
+        runner.on_progress = bar
+        return runner.run()

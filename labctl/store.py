@@ -10,6 +10,7 @@ Layout (what silx, h5web and :mod:`labctl.results` read with no help)::
     /entry/sample          NXsample       the sample at the start (bench, seed, ...); end_of_run: at the end
     /entry/parameters      NXparameters   protocol parameters with @units
     /entry/program         NXcollection   package versions, git commit
+    /entry/log             NXnote         the run's log lines (text/plain), written at the end
 
 Every data field carries ``@units`` and ``@long_name``.
 
@@ -167,7 +168,7 @@ class RunWriter:
         self.arrays = {a.name: a for a in arrays}
         if len(self.arrays) != len(arrays):
             raise ValueError("array names must be distinct")
-        clash = set(self.arrays) & {"data", "instrument", "sample", "parameters", "program"}
+        clash = set(self.arrays) & {"data", "instrument", "sample", "parameters", "program", "log"}
         if clash:
             raise ValueError(f"array names {sorted(clash)} are reserved NeXus group names")
         self.status = "running"
@@ -377,9 +378,10 @@ class RunWriter:
 
     # -- phase 3: exit status -----------------------------------------------------------------
     def finish(self, status: str, message: str = "", traceback: str = "",
-               sample: Mapping[str, Any] | None = None) -> None:
+               sample: Mapping[str, Any] | None = None, log: Sequence[str] = ()) -> None:
         """Close the streaming file and record how the run ended (reopened without SWMR), with the
-        sample's state at the end (``sample/end_of_run``: what the run did to it)."""
+        sample's state at the end (``sample/end_of_run``: what the run did to it) and the run's log
+        lines (``log``, an ``NXnote``)."""
         if status not in STATUSES[1:]:
             raise ValueError(f"status must be one of {STATUSES[1:]}")
         if self._closed:
@@ -402,6 +404,10 @@ class RunWriter:
             )
             if sample is not None:
                 write_tree(_group(_group(e, "sample", "NXsample"), "end_of_run", "NXcollection"), sample)
+            if log:
+                write_tree(_group(e, "log", "NXnote"), {
+                    "type": "text/plain", "description": "Log records of the run (labctl loggers, INFO and up)",
+                    "data": "\n".join(log) + "\n"})
             e["duration"].attrs["long_name"] = "Wall-clock duration"
             e["clock_time"].attrs["long_name"] = "Duration on the run clock"
         self.status = status

@@ -19,6 +19,7 @@ bench (``rram.yaml@labsim``) and carry overrides of the bench seed and parameter
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections import deque
 from urllib.parse import parse_qsl
@@ -28,6 +29,8 @@ from pyvisa import constants, errors
 from labctl.sim_backends import _pyvisa_sim as compat
 from labctl.sim_backends.bench_file import BenchFile
 from labctl.sim_backends.scpi import ScpiEmulator
+
+log = logging.getLogger(__name__)
 
 
 class EmulatedDevice:
@@ -129,6 +132,8 @@ class LabSimVisaLibrary(compat.SimVisaLibrary):
             self.bench = None
             return
         self.bench = self.bench_file.build_bench()
+        log.info("bench %s (%s, seed %d) powered up afresh", self.bench_file.path.name,
+                 type(self.bench).__name__, self.bench.seed)
         devices = compat.device_map(self.devices)
         for resource, stock in list(devices.items()):
             spec = self.bench_file.device_for(stock.name)

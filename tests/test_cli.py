@@ -119,19 +119,16 @@ def test_failed_run_exits_1_with_message_and_file(in_tmp, capsys):
     assert "LimitError" in capsys.readouterr().out
 
 
-def test_progress_line_shows_percent_points_and_eta():
-    import io
+def test_real_lab_path_reaches_pyvisa_py(in_tmp, capsys):
+    """`pip install "labctl-nanodevices[lab]"` brings pyvisa-py: `--visa-library @py` gets as far as the
+    resource (no GPIB board here), not "No package named pyvisa_py"."""
+    from importlib.metadata import requires
 
-    from labctl.cli import Progress
-
-    stream = io.StringIO()
-    bar = Progress("demo_iv", stream=stream, enabled=True)
-    bar.points = lambda: 21
-    bar.t0 -= 10.0  # as if started 10 s ago
-    bar.update(50.0, force=True)
-    line = stream.getvalue()
-    assert " 50.0%" in line and "21 pts" in line and "elapsed 0:00:10" in line
-    assert "eta 0:00:10" in line  # half done in 10 s: 10 s to go
+    assert any(r.startswith("pyvisa-py") and 'extra == "lab"' in r for r in requires("labctl-nanodevices"))
+    assert main(["run", "demo_iv", "--visa-library", "@py", "--out", "a.h5"]) == 2
+    line = _error_line(capsys)
+    assert "cannot open 'GPIB0::24::INSTR'" in line and "pyvisa_py" not in line
+    assert not (in_tmp / "a.h5").exists()
 
 
 # -- real `labctl run` processes ---------------------------------------------------------------------
