@@ -94,6 +94,32 @@ def _message_complete(buf: bytearray, eom: bytes) -> bool:
             return False
 
 
+def message_end(buf: bytes | bytearray, eom: bytes) -> int:
+    """Where the first whole program message of a byte stream ends (just past its terminator), or -1.
+
+    For streams that carry several messages back to back (a TCP socket); a terminator inside a
+    definite-length binary block does not end the message, a malformed block header is plain text.
+    """
+    pos, n = 0, len(buf)
+    while True:
+        stop = buf.find(eom, pos)
+        mark = buf.find(b"#", pos, stop if stop >= 0 else n)
+        if mark < 0:
+            return -1 if stop < 0 else stop + len(eom)
+        if mark + 1 >= n:
+            return -1
+        ndigits = buf[mark + 1] - 0x30
+        length = bytes(buf[mark + 2 : mark + 2 + ndigits])
+        if not 1 <= ndigits <= 9 or (length and not length.isdigit()):
+            pos = mark + 1
+            continue
+        if len(length) < ndigits:
+            return -1
+        pos = mark + 2 + ndigits + int(length)
+        if pos > n:
+            return -1
+
+
 class LabSimVisaLibrary(compat.SimVisaLibrary):
     """pyvisa-sim's library with emulators, chunked reads and one bench per bench file."""
 
@@ -149,6 +175,11 @@ class LabSimVisaLibrary(compat.SimVisaLibrary):
                 for session in self.sessions.values():
                     if getattr(session, "device", None) is stock:
                         session.device = device
+
+    @property
+    def emulated(self) -> dict[str, EmulatedDevice]:
+        """Resource name -> emulated instrument, in bench-file order (what a bench server serves)."""
+        return dict(self._emulated)
 
     @property
     def clock(self):
