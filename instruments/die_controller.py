@@ -10,9 +10,13 @@ device is in the low-resistance state.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from pymeasure.instruments import Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
+
+from labctl.link import InDoubtWrite
 
 ROWS, COLS, SIDES = 32, 32, 2
 V_MAX = 5.0
@@ -24,6 +28,9 @@ def _row_range(value, values):
     if first > last:
         raise ValueError(f"first row {first} after last row {last}")
     return first, last
+
+
+_faults = logging.getLogger("labctl.faults")
 
 
 class DieControllerError(RuntimeError):
@@ -49,6 +56,12 @@ def _ohms(command, doc):
 
 class DieController(SCPIMixin, Instrument):
     """RRAM die controller: single-device pulses and reads, whole-array operations."""
+
+    #: Safe to send again after a dropped connection: forming skips formed devices, a cleared
+    #: energy counter cleared twice is cleared once (see :mod:`labctl.link`).
+    REPEATABLE_COMMANDS = (":ARR:FORM", ":ENER:CLE")
+    #: Queries that act: a program-and-verify answers its pulse count.
+    NON_REPEATABLE_QUERIES = (":CELL:PROG",)
 
     def __init__(self, adapter, name="RRAM die controller", **kwargs):
         kwargs.setdefault("read_termination", "\n")
@@ -132,10 +145,22 @@ class DieController(SCPIMixin, Instrument):
 
     # -- errors ---------------------------------------------------------------------------------
     def check_set_errors(self):
+        """Raise the errors the last command caused; record (not raise) device-specific ones.
+
+        SCPI's -300 class and positive codes report a condition of the controller, not a refused
+        command (which still executed): they go to the ``labctl.faults`` log, and so to the run file.
+        """
         errors = self.check_errors()
-        if errors:
+        caused = [e for e in errors if -300 < int(float(e[0])) < 0 or int(float(e[0])) <= -400]
+        for e in errors:
+            if e not in caused:
+                text = f"{int(float(e[0]))},{','.join(map(str, e[1:]))}"
+                _faults.warning("%s: instrument error %s", self.name, text, extra={"fault": {
+                    "role": self.name, "resource": self.adapter.connection.resource_name,
+                    "kind": "instrument error", "command": text, "outcome": "recorded (device-specific)"}})
+        if caused:
             raise DieControllerError("; ".join(f"{int(float(e[0]))},{','.join(map(str, e[1:]))}"
-                                               for e in errors))
+                                               for e in caused))
         return errors
 
     def _done(self):
@@ -188,10 +213,29 @@ class DieController(SCPIMixin, Instrument):
         bits = np.asarray(bits)
         if bits.shape != (ROWS, COLS) or not np.isin(bits, (0, 1)).all():
             raise ValueError(f"pattern must be {ROWS} x {COLS} zeros and ones, got {bits.shape}")
-        self._visa.write_binary_values(":ARR:PROG ", bits.astype(np.uint8).ravel(), datatype="B")
-        self._done()
+        try:
+            self._visa.write_binary_values(":ARR:PROG ", bits.astype(np.uint8).ravel(), datatype="B")
+            self._done()
+        except InDoubtWrite:  # the link dropped: programmed or not? Read the die rather than guess.
+            if not self._holds(bits):
+                self._visa.write_binary_values(":ARR:PROG ", bits.astype(np.uint8).ravel(), datatype="B")
+                self._done()
+        self._pattern = bits.astype(bool)
         p = self._visa.query_binary_values(":ARR:PROG:PULS?", datatype="B", container=np.array)
         return p.reshape(ROWS, COLS, SIDES)
+
+    def _holds(self, bits) -> bool:
+        """Whether the die reads (2T2R, whole array) closer to ``bits`` than to the pattern written
+        before: a program that did not happen leaves the old pattern, bit errors aside."""
+        mode, rows = self.sense_mode, self.rows
+        self.sense_mode, self.rows = "DIFF", (0, ROWS - 1)
+        try:
+            sensed = self.read_array()
+        finally:
+            self.sense_mode, self.rows = mode, rows
+        new = float(np.mean(sensed == bits.astype(bool)))
+        old = getattr(self, "_pattern", None)
+        return new > (0.75 if old is None else max(float(np.mean(sensed == old)), 0.5))
 
     def read_array(self):
         """Sensed bits of the row range (``sense_mode``), shape (rows, 32)."""

@@ -16,6 +16,7 @@ from labctl.capabilities import clock_of, library_of, sample_of
 from labctl.clock import Clock, WallClock
 from labctl.errors import StationError
 from labctl.limits import guard
+from labctl.link import make_resilient
 from labctl.station import Station
 
 __all__ = ["ConnectedStation", "connect"]
@@ -29,6 +30,7 @@ class ConnectedStation:
     def __init__(self, station: Station):
         self.station = station
         self.instruments: dict[str, Any] = {}
+        self._remote_clock = None
 
     def _libraries(self) -> list[Any]:
         """Each distinct VISA library object behind the drivers, in role order."""
@@ -41,7 +43,14 @@ class ConnectedStation:
 
     @property
     def clock(self) -> Clock:
-        """The clock a driver's VISA library carries (a simulated bench's), else the wall clock."""
+        """The station's ``clock:`` (a served bench's, through its control port), else the clock a
+        driver's VISA library carries (a simulated bench's), else the wall clock."""
+        if self.station.clock:
+            if self._remote_clock is None:
+                from labctl.remote_clock import RemoteClock
+
+                self._remote_clock = RemoteClock(self.station.clock)
+            return self._remote_clock
         for lib in self._libraries():
             clock = clock_of(lib)
             if not isinstance(clock, WallClock):
@@ -69,9 +78,13 @@ class ConnectedStation:
         out: dict[str, Any] = {"name": self.station.sample or self.station.name}
         for lib in self._libraries():
             out.update(sample_of(lib))
+        if self.station.clock:
+            out.update(sample_of(self.clock))
         return out
 
     def close(self) -> None:
+        if self._remote_clock is not None:
+            self._remote_clock.close()
         for inst in self.instruments.values():
             adapter = getattr(inst, "adapter", None)
             try:
@@ -105,6 +118,8 @@ def connect(station: Station, roles: Iterable[str] | None = None) -> ConnectedSt
                     f"({type(exc).__name__}: {_first_line(exc)})"
                 ) from None
             connected.instruments[role] = inst
+            if spec.link is not None:
+                make_resilient(inst, role, spec.link)
             _ping(inst, spec.resource, where)
             guard(inst, spec.limits, role)
             log.info("station %s: %s = %s at %s", station.name, role, cls.__name__, spec.resource)

@@ -34,6 +34,7 @@ from typing import Any
 from pyvisa import constants, errors
 
 logger = logging.getLogger("labctl.faults")
+logger.setLevel(logging.WARNING)  # recorded in run files whatever the application's logging level
 
 #: Queries that consume what they read: asked again after a loss, which is recorded.
 CONSUMING_QUERIES = ("SYST:ERR", "SYSTEM:ERROR", "*ESR?", "STAT:QUES:EVEN", "STAT:OPER:EVEN")
@@ -115,7 +116,10 @@ def _matches(header: str, names) -> bool:
     return any(h.startswith(n.lstrip(":").upper()) for n in names)
 
 
-def _same_value(written: str, read: str) -> bool:
+def _same_value(written: str, read: str, loose: bool = False) -> bool:
+    """Whether an instrument reading back ``read`` holds the ``written`` value: numbers compared as
+    numbers, ON/OFF as 1/0, words exactly (or, ``loose``, one a prefix of the other: a mnemonic's
+    short and long forms; ``BL`` and ``BLB`` too, hence only after a rewrite)."""
     w = [a.strip().strip("\"'").upper() for a in written.split(",")]
     r = [a.strip().strip("\"'").upper() for a in read.split(",")]
     if len(w) != len(r):
@@ -125,7 +129,7 @@ def _same_value(written: str, read: str) -> bool:
         if na and nb:
             if not math.isclose(float(na.group(1)), float(nb.group(1)), rel_tol=1e-6, abs_tol=1e-12):
                 return False
-        elif not (a.startswith(b) or b.startswith(a)) or not (a and b):
+        elif a != b and not (loose and a and b and (a.startswith(b) or b.startswith(a))):
             return False
     return True
 
@@ -328,7 +332,7 @@ class ResilientResource:
                 head, value = unit.split(None, 1)
                 self._res.write(head + "?")
                 held = self._res.read()
-                if not _same_value(value, held):
+                if not _same_value(value, held, loose=rewritten):
                     stale.append(f"{head}? = {held.strip()!r}")
             if not stale:
                 self._note("connection lost", message, "re-read: written again, now held" if rewritten

@@ -26,6 +26,7 @@ import h5py
 
 from labctl.connection import ConnectedStation
 from labctl.logs import RunLog
+from labctl.link import logger as fault_log
 from labctl.protocol import Protocol, RunAborted, get_protocol
 from labctl.station import Station
 from labctl.store import RunWriter
@@ -34,6 +35,30 @@ log = logging.getLogger(__name__)
 
 EXIT_CODES = {"completed": 0, "failed": 1, "aborted": 130}
 _PACKAGES = ("labctl-nanodevices", "numpy", "h5py", "pymeasure", "pyvisa", "pyvisa-sim", "PyYAML")
+
+
+class FaultRecorder(logging.Handler):
+    """Collects the link faults (:mod:`labctl.link`) seen by one thread, for the run file."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.faults: list[dict[str, Any]] = []
+        self.links = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fault = getattr(record, "fault", None)
+        if isinstance(fault, dict) and record.thread == self.thread:
+            self.faults.append(dict(fault))
+
+    @contextmanager
+    def attached(self) -> Iterator[FaultRecorder]:
+        self.thread = threading.get_ident()
+        fault_log.addHandler(self)
+        try:
+            yield self
+        finally:
+            fault_log.removeHandler(self)
 
 
 @dataclass
@@ -113,6 +138,7 @@ class Runner:
         self.connected: ConnectedStation | None = None
         self._streaming = False
         self.log = RunLog()
+        self.faults = FaultRecorder()
         protocol.set_defaults(station.defaults_for(protocol.parameter_specs()), source=f"station {station.name} setup")
 
     # -- controls ---------------------------------------------------------------------------
@@ -139,7 +165,8 @@ class Runner:
         self.phase = "connecting"
         self.log.start()
         try:
-            self.connected = self.station.connect(p.roles())
+            with self.faults.attached():
+                self.connected = self.station.connect(p.roles())
         except BaseException:
             self.log.stop()
             raise
@@ -202,7 +229,7 @@ class Runner:
         """Prepare (if not yet), start up, execute, always shut down, record the exit status."""
         if self.writer is None:
             self.prepare()
-        with self._signals_abort():
+        with self._signals_abort(), self.faults.attached():
             return self._run()
 
     def _run(self) -> RunResult:
@@ -242,7 +269,9 @@ class Runner:
         log.info("%s %s: %d points -> %s", name, status, self.writer.n_points, self.out)
         try:
             sample = self._sample_at_end()
-            self.writer.finish(status, message, tb, sample=sample, log=self.log.stop())
+            linked = any(spec.link is not None for spec in self.station.roles.values())
+            self.writer.finish(status, message, tb, sample=sample, log=self.log.stop(),
+                               faults=self.faults.faults if linked or self.faults.faults else None)
         finally:
             self.log.stop()
             if self.connected is not None:

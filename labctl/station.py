@@ -39,11 +39,12 @@ import yaml
 
 from labctl.errors import LimitError, StationError
 from labctl.limits import Limit
+from labctl.link import LinkPolicy
 
 __all__ = ["LimitError", "RoleSpec", "Station", "StationError", "resolve_station", "shipped_stations"]
 
-_ROLE_KEYS = {"driver", "resource", "visa_library", "kwargs", "limits", "snapshot", "description"}
-_STATION_KEYS = {"name", "description", "sample", "visa_library", "setup", "roles"}
+_ROLE_KEYS = {"driver", "resource", "visa_library", "kwargs", "limits", "snapshot", "description", "link"}
+_STATION_KEYS = {"name", "description", "sample", "visa_library", "setup", "roles", "clock", "link"}
 
 
 @dataclass
@@ -55,6 +56,24 @@ class RoleSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
     limits: list[Limit] = field(default_factory=list)
     snapshot: list[str] = field(default_factory=list)
+    link: LinkPolicy | None = None  # link-fault handling (labctl.link); None: none
+
+    @property
+    def networked(self) -> bool:
+        return self.resource.upper().startswith("TCPIP")
+
+
+def _link_policy(spec: Any, networked: bool, where: str) -> LinkPolicy | None:
+    """A role's link policy: ``link: false`` none, a mapping tunes it; by default LAN resources
+    (``TCPIP...``) get one and others none."""
+    if spec is None:
+        return LinkPolicy() if networked else None
+    if spec is False:
+        return None
+    try:
+        return LinkPolicy.parse(spec, where)
+    except ValueError as exc:
+        raise StationError(str(exc)) from None
 
 
 def _local_library(spec: str, station: Path) -> str:
@@ -117,6 +136,7 @@ class Station:
     sample: str = ""
     roles: dict[str, RoleSpec] = field(default_factory=dict)
     setup: dict[str, Any] = field(default_factory=dict)
+    clock: str = ""  # address of a served bench's control port whose clock the run follows
 
     @classmethod
     def load(
@@ -169,6 +189,8 @@ class Station:
                 kwargs=dict(kwargs),
                 limits=[Limit.parse(str(k), v, w) for k, v in limits.items()],
                 snapshot=[str(s) for s in snapshot],
+                link=_link_policy(spec.get("link", doc.get("link")), spec["resource"].upper().startswith("TCPIP"),
+                                  w),
             )
         return cls(
             name=str(doc.get("name") or path.stem),
@@ -177,6 +199,7 @@ class Station:
             sample=str(doc.get("sample") or ""),
             roles=roles,
             setup={str(k): v for k, v in setup.items()},
+            clock=str(doc.get("clock") or ""),
         )
 
     def check_roles(self, needed: Iterable[str]) -> None:

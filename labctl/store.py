@@ -378,10 +378,12 @@ class RunWriter:
 
     # -- phase 3: exit status -----------------------------------------------------------------
     def finish(self, status: str, message: str = "", traceback: str = "",
-               sample: Mapping[str, Any] | None = None, log: Sequence[str] = ()) -> None:
+               sample: Mapping[str, Any] | None = None, log: Sequence[str] = (),
+               faults: Sequence[Mapping[str, Any]] | None = None) -> None:
         """Close the streaming file and record how the run ended (reopened without SWMR), with the
-        sample's state at the end (``sample/end_of_run``: what the run did to it) and the run's log
-        lines (``log``, an ``NXnote``)."""
+        sample's state at the end (``sample/end_of_run``: what the run did to it), the run's log
+        lines (``log``, an ``NXnote``) and the link faults seen and how each was handled
+        (``link_faults``: one entry per field, see :mod:`labctl.link`)."""
         if status not in STATUSES[1:]:
             raise ValueError(f"status must be one of {STATUSES[1:]}")
         if self._closed:
@@ -408,6 +410,12 @@ class RunWriter:
                 write_tree(_group(e, "log", "NXnote"), {
                     "type": "text/plain", "description": "Log records of the run (labctl loggers, INFO and up)",
                     "data": "\n".join(log) + "\n"})
+            if faults is not None:
+                columns = ("role", "resource", "kind", "command", "outcome")
+                table = {c: [str(f.get(c, "")) for f in faults] for c in columns} if faults else {}
+                if faults:
+                    table["time"] = ([float(f.get("time", np.nan)) for f in faults], "s")
+                write_tree(_group(e, "link_faults", "NXcollection"), {"count": len(faults), **table})
             e["duration"].attrs["long_name"] = "Wall-clock duration"
             e["clock_time"].attrs["long_name"] = "Duration on the run clock"
         self.status = status

@@ -19,7 +19,8 @@ op                 arguments                                         answer
 
 Clock operations first let every message already sent to an instrument act (see
 :meth:`BenchServer.quiesce`), so a client that writes, then advances the clock, sees what an
-in-process station sees. :class:`RemoteClock` is that clock for a station (its ``clock:`` key).
+in-process station sees. :class:`labctl.remote_clock.RemoteClock` is that clock for a station (its
+``clock:`` key).
 """
 
 from __future__ import annotations
@@ -27,22 +28,17 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import socket
-import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from labctl.remote_clock import ControlClient
 from labctl.sim_backends.faults import FaultRates
 
 if TYPE_CHECKING:
     from labctl.sim_backends.served import BenchServer
 
 MAX_REQUEST = 64 * 1024
-
-
-class ControlError(RuntimeError):
-    """The control port refused a request (the message says why) or cannot be reached."""
 
 
 def _plain(value: Any) -> Any:
@@ -175,89 +171,6 @@ class ControlPort:
                 new = inst.faults.rates.update(rates or {})
                 inst.faults.configure(new, seed if seed is not None else inst.faults.seed)
         return {"instruments": {inst.name: inst.faults.snapshot() for inst in chosen}}
-
-
-# -- client side -----------------------------------------------------------------------------------
-def parse_address(address: str | int, default_host: str = "127.0.0.1") -> tuple[str, int]:
-    """``"127.0.0.1:5024"``, ``"5024"`` or ``5024`` -> (host, port)."""
-    text = str(address).strip()
-    for prefix in ("tcp://", "labsim://"):
-        text = text.removeprefix(prefix)
-    host, sep, port = text.rpartition(":")
-    try:
-        return (host if sep and host else default_host), int(port)
-    except ValueError:
-        raise ValueError(f"control address {address!r}: expected HOST:PORT or PORT") from None
-
-
-class ControlClient:
-    """Blocking client of a control port; thread-safe; reconnects once if the connection broke."""
-
-    def __init__(self, address: str | int, timeout: float = 30.0):
-        self.host, self.port = parse_address(address)
-        self.timeout = timeout
-        self._sock: socket.socket | None = None
-        self._file = None
-        self._lock = threading.Lock()
-
-    def _connect(self) -> None:
-        try:
-            self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
-        except OSError as exc:
-            raise ControlError(f"no bench control port at {self.host}:{self.port} ({exc})") from None
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._file = self._sock.makefile("rb")
-
-    def call(self, op: str, **args: Any) -> dict[str, Any]:
-        request = json.dumps({"op": op, **args}).encode() + b"\n"
-        with self._lock:
-            for attempt in (0, 1):
-                try:
-                    if self._sock is None:
-                        self._connect()
-                    self._sock.sendall(request)
-                    line = self._file.readline()
-                    if not line:
-                        raise ConnectionError("control port closed the connection")
-                    break
-                except (OSError, ConnectionError) as exc:
-                    self.close()
-                    if attempt or op not in ("clock", "snapshot", "faults", "ping"):
-                        raise ControlError(f"control port {self.host}:{self.port}: {exc}") from None
-        answer = json.loads(line)
-        if not answer.pop("ok", False):
-            raise ControlError(answer.get("error", "refused"))
-        return answer
-
-    def close(self) -> None:
-        if self._sock is not None:
-            try:
-                self._file.close()
-                self._sock.close()
-            finally:
-                self._sock = self._file = None
-
-    def __enter__(self) -> ControlClient:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class RemoteClock:
-    """A served bench's clock, as a run's clock: ``now``/``sleep`` through the control port."""
-
-    def __init__(self, address: str | int | ControlClient):
-        self.client = address if isinstance(address, ControlClient) else ControlClient(address)
-
-    def now(self) -> float:
-        return float(self.client.call("clock")["now"])
-
-    def sleep(self, seconds: float) -> None:
-        self.client.call("advance", seconds=max(0.0, float(seconds)))
-
-    def close(self) -> None:
-        self.client.close()
 
 
 def set_faults(address: str | int, instrument: str = "*", seed: int | None = None, **rates: float) -> dict:

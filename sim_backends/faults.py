@@ -138,8 +138,8 @@ class FaultPlan:
     def garble(self, reply: bytes, eom: bytes) -> bytes:
         """``reply`` (terminator included) made unreadable but still terminated."""
         body = bytearray(reply[: len(reply) - len(eom)] if reply.endswith(eom) else reply)
-        if body.startswith(b"#"):
-            body[0] = 0xFF  # a block whose header is gone cannot be parsed
+        if body.startswith(b"#") and len(body) > 1:
+            body[1] = 0xFF  # a block whose header is broken cannot be parsed
         else:
             for _ in range(1 + len(body) // 16):
                 body.insert(int(self.rng.integers(0, len(body) + 1)), int(self.rng.integers(0x80, 0x100)))

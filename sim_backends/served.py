@@ -241,7 +241,8 @@ class BenchServer:
 
     def listing(self) -> list[dict[str, Any]]:
         return [{"resource": i.resource, "device": i.name, "port": i.port,
-                 "socket": socket_resource(self.host, i.port), "model": type(i.device.emulator).__name__}
+                 "socket": socket_resource(self.host, i.port), "model": type(i.device.emulator).__name__,
+                 "read_termination": i.device.response_eom.decode()}
                 for i in self.instruments.values()]
 
     async def _serve(self, inst: ServedInstrument, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
@@ -438,3 +439,53 @@ class ServerThread:
 
     def resource(self, name: str) -> str:
         return socket_resource(self.server.host, self.port(name))
+
+
+def socket_station(station: str | Path, listing: list[dict[str, Any]], control_port: int,
+                   host: str = LOOPBACK, **driver_kwargs) -> dict[str, Any]:
+    """A station file's content with every role moved onto a served bench: each bench resource
+    replaced by its ``TCPIP::HOST::PORT::SOCKET`` (``listing`` as from :meth:`BenchServer.listing`),
+    pyvisa-py as the VISA library, the reply terminator set, and the run's clock the bench's.
+    ``driver_kwargs`` go to every driver (``timeout=300``, say)."""
+    import yaml
+
+    from labctl.station import resolve_station
+
+    doc = yaml.safe_load(resolve_station(station).read_text(encoding="utf-8"))
+    by_resource = {item["resource"]: item for item in listing}
+    doc.pop("visa_library", None)
+    for role, spec in doc["roles"].items():
+        item = by_resource.get(spec["resource"])
+        if item is None:
+            raise KeyError(f"role {role!r}: {spec['resource']!r} is not served here")
+        spec["resource"] = socket_resource(host, item["port"])
+        spec["visa_library"] = "@py"
+        kwargs = {**(spec.get("kwargs") or {}), **driver_kwargs}
+        if not _fixes_termination(spec["driver"]):
+            kwargs.setdefault("read_termination", item.get("read_termination", "\n"))
+        spec["kwargs"] = kwargs
+    doc["clock"] = f"{LOOPBACK}:{control_port}"
+    return doc
+
+
+def _fixes_termination(driver: str) -> bool:
+    """Whether a driver class passes its own ``read_termination`` to its base (giving another fails)."""
+    import importlib
+    import inspect
+
+    module, sep, name = driver.partition(":")
+    if not sep:
+        module, _, name = driver.rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass.__module__.startswith("pymeasure.instruments.instrument"):
+            continue
+        if "read_termination" in inspect.signature(init).parameters:
+            return False
+        try:
+            if "read_termination=" in inspect.getsource(init):
+                return True
+        except (OSError, TypeError):
+            pass
+    return False
