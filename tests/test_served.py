@@ -248,6 +248,7 @@ def test_each_fault_kind_as_a_client_sees_it(rram, control, rm, kind):
     die.close()
 
 
+@pytest.mark.slow
 def test_link_retries_queries_and_rereads_settings(rram, control, rm):
     control.call("faults", instrument="die", rates={"no_reply": 0.08, "garbled": 0.08, "disconnect": 0.08},
                  seed=11)
