@@ -19,6 +19,12 @@ Example (``labctl/stations/demo.yaml``)::
           source_voltage: 5                  # |value| <= 5
           compliance_current: {abs: 0.01, units: A}
 
+Two keys serve stations whose instruments sit on a served bench (``labctl sim serve``) or on a LAN:
+``clock: "127.0.0.1:5024"`` runs the run on the clock behind that control port
+(:mod:`labctl.remote_clock`), and ``link:`` (station-wide or per role: ``false``, or
+``{retries: 3, backoff: 0.05}``) sets the handling of link faults (:mod:`labctl.link`), on by
+default for ``TCPIP...`` resources.
+
 A library given as ``FILE@backend`` with a relative ``FILE`` is looked up next to the station file
 first; any other name is passed on unchanged, for the backend to resolve (a simulated backend knows
 its own shipped bench files). Library options (``labctl run --bench-seed``) are appended to such a
