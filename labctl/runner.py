@@ -25,8 +25,8 @@ from typing import Any
 import h5py
 
 from labctl.connection import ConnectedStation
-from labctl.logs import RunLog
 from labctl.link import logger as fault_log
+from labctl.logs import RunLog
 from labctl.protocol import Protocol, RunAborted, get_protocol
 from labctl.station import Station
 from labctl.store import RunWriter
