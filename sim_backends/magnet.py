@@ -114,22 +114,8 @@ class KepcoBOP(ScpiEmulator):
     idn = "KEPCO,BOP 36-12,E123456,3.06"
     command_time = 2e-3
 
-    output_enabled = Setting(":OUTPut[:STATe]", Bool(), False, on_change="_update")
-    current_setpoint = Setting("[:SOURce]:CURRent[:LEVel][:IMMediate][:AMPLitude]",
-                               Float(-I_MAX, I_MAX, "A"), 0.0, on_change="_update")
-    voltage_setpoint = Setting("[:SOURce]:VOLTage[:LEVel][:IMMediate][:AMPLitude]",
-                               Float(-V_MAX, V_MAX, "V"), 0.0, on_change="_update")
-
-    def __init__(self, bench: Bench, name: str = ""):
-        self.magnet: Electromagnet = bench.magnet
-        super().__init__(bench, name)
-
-    def reset(self) -> None:
-        super().reset()
-        self.mode = "VOLT"
-        self._update(None)
-
-    def _update(self, _value) -> None:
+    def _update(self, _value=None) -> None:
+        """Command the magnet from the output state, mode and setpoints (on any change of them)."""
         if not self.output_enabled:
             self.magnet.command(0.0, V_MAX)  # output off: the coil discharges through the output stage
         elif self.mode == "CURR":
@@ -140,10 +126,25 @@ class KepcoBOP(ScpiEmulator):
             self.magnet.command(i, self.voltage_setpoint)
         self.busy_until = self.clock.now() + min(self.magnet.time_to_target(), MAX_SETTLE)
 
+    output_enabled = Setting(":OUTPut[:STATe]", Bool(), False, on_change=_update)
+    current_setpoint = Setting("[:SOURce]:CURRent[:LEVel][:IMMediate][:AMPLitude]",
+                               Float(-I_MAX, I_MAX, "A"), 0.0, on_change=_update)
+    voltage_setpoint = Setting("[:SOURce]:VOLTage[:LEVel][:IMMediate][:AMPLitude]",
+                               Float(-V_MAX, V_MAX, "V"), 0.0, on_change=_update)
+
+    def __init__(self, bench: Bench, name: str = ""):
+        self.magnet: Electromagnet = bench.magnet
+        super().__init__(bench, name)
+
+    def reset(self) -> None:
+        super().reset()
+        self.mode = "VOLT"
+        self._update()
+
     @command(":FUNCtion:MODE")
     def set_mode(self, mode):
         self.mode = Choice("VOLTage", "CURRent").parse(mode)
-        self._update(None)
+        self._update()
 
     @command(":FUNCtion:MODE?")
     def get_mode(self):

@@ -263,9 +263,17 @@ def command(*patterns: str):
 
 
 class Setting:
-    """A stored instrument setting with its set and query forms (``HEADER value`` / ``HEADER?``)."""
+    """A stored instrument setting with its set and query forms (``HEADER value`` / ``HEADER?``).
 
-    def __init__(self, pattern: str, parser, default: Any = None, on_change: str | None = None):
+    ``on_change(emulator, value)`` runs after a write that changed the value; if it raises, the
+    setting keeps its old value and the error is queued. Being a plain function (define it above the
+    setting in the class body), it is found by name checkers and not looked up again in subclasses.
+    """
+
+    def __init__(self, pattern: str, parser, default: Any = None,
+                 on_change: Callable[[Any, Any], None] | None = None):
+        if on_change is not None and not callable(on_change):
+            raise TypeError(f"on_change of {pattern!r} must be a function (emulator, value), not {on_change!r}")
         self.pattern = pattern
         if isinstance(parser, Float) and parser.default is None and default is not None:
             parser = replace(parser, default=default)  # ``HEADER DEF`` restores the *RST value
@@ -622,9 +630,9 @@ def _setting_write(setting: Setting):
         value = setting.parser.parse(arg)
         old = self.settings[setting.name]
         self.settings[setting.name] = value
-        if setting.on_change and value != old:
+        if setting.on_change is not None and value != old:
             try:
-                getattr(self, setting.on_change)(value)
+                setting.on_change(self, value)
             except Exception:  # refused (or a bug, queued as -200): the setting stays as it was
                 self.settings[setting.name] = old
                 raise

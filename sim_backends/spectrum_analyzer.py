@@ -36,8 +36,17 @@ class ESASpectrumAnalyzer(ScpiEmulator):
     idn = "Agilent Technologies,E4408B,US00000001,A.14.01"
     command_time = 1e-3
 
-    start = Setting("[:SENSe]:FREQuency:STARt", Float(0, F_MAX, "HZ"), 0.0, on_change="_start_changed")
-    stop = Setting("[:SENSe]:FREQuency:STOP", Float(0, F_MAX, "HZ"), F_MAX, on_change="_stop_changed")
+    # start and stop stay ordered: moving one past the other drags the other along
+    def _start_changed(self, value):
+        if value > self.stop:
+            self.settings["stop"] = value
+
+    def _stop_changed(self, value):
+        if value < self.start:
+            self.settings["start"] = value
+
+    start = Setting("[:SENSe]:FREQuency:STARt", Float(0, F_MAX, "HZ"), 0.0, on_change=_start_changed)
+    stop = Setting("[:SENSe]:FREQuency:STOP", Float(0, F_MAX, "HZ"), F_MAX, on_change=_stop_changed)
     step = Setting("[:SENSe]:FREQuency:CENTer:STEP[:INCRement]", Float(1, F_MAX, "HZ"), 1e6)
     points = Setting("[:SENSe]:SWEep:POINts", Int(101, 8192), 401)
     sweep_time_auto = Setting("[:SENSe]:SWEep:TIME:AUTO", Bool(), True)
@@ -55,14 +64,6 @@ class ESASpectrumAnalyzer(ScpiEmulator):
         self.rbw_manual = 3e6
 
     # -- frequency coupling: start/stop stored, center/span derived -----------------------------
-    def _start_changed(self, value):
-        if value > self.stop:
-            self.settings["stop"] = value
-
-    def _stop_changed(self, value):
-        if value < self.start:
-            self.settings["start"] = value
-
     @command("[:SENSe]:SWEep:TIME")
     def set_sweep_time(self, value):
         self.sweep_time_manual = Float(1e-3, 2000, "S").parse(value)
