@@ -1,11 +1,10 @@
 """Electromagnet on the STNO probe: a Kepco BOP 36-12 supply driving the coil, a Lake Shore 421 reading it.
 
-Physics: the coil is an inductor L (with winding resistance R). A bipolar supply in current mode moves its
-output current toward the setpoint only as fast as its voltage limit allows, dI/dt = (V_lim - I R) / L, so
-a field change takes bench time; the field at the sample is B = k I (+ the gaussmeter's probe offset and
-noise when read). The emulators speak the SCPI of the stock pymeasure ``KepcoBOP3612`` driver (BOP
-operator manual, SCPI section: ``FUNC:MODE``, ``CURR``, ``VOLT``, ``OUTP``, ``MEAS:CURR?``/``MEAS:VOLT?``)
-and the command set of ``LakeShore421`` (model 421 manual, ch. 6: ``FIELD?``, ``FIELDM?``, ``UNIT``, ...).
+The coil and the field it makes are physics (`labctl.sim_backends.physics.magnet`); these emulators are
+their SCPI faces. They speak the SCPI of the stock pymeasure ``KepcoBOP3612`` driver (BOP operator
+manual, SCPI section: ``FUNC:MODE``, ``CURR``, ``VOLT``, ``OUTP``, ``MEAS:CURR?``/``MEAS:VOLT?``) and the
+command set of ``LakeShore421`` (model 421 manual, ch. 6: ``FIELD?``, ``FIELDM?``, ``UNIT``, ...); the
+gaussmeter adds its Hall probe's offset and noise to the field.
 """
 
 from __future__ import annotations
@@ -13,99 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from labctl.sim_backends.bench import Bench
+from labctl.sim_backends.physics.magnet import Electromagnet
 from labctl.sim_backends.scpi import Bool, Choice, Float, Int, ScpiEmulator, ScpiError, Setting, command
 
 I_MAX, V_MAX = 12.0, 36.0  # BOP 36-12
-
-
-#: Distance (A) from an asymptotic end current at which a move counts as done (well below the BOP's
-#: setpoint resolution).
-SETTLED = 1e-6
 #: Longest a move keeps the supply busy for ``*OPC?`` (a move with no drive voltage never ends).
 MAX_SETTLE = 3600.0
-
-
-class Electromagnet:
-    """Coil current driven by a supply at its voltage limit until it reaches the setpoint, in bench time.
-
-    While the current differs from the setpoint the supply sits at +-V_lim, so
-    L dI/dt = +-V_lim - I R: an exponential approach (time constant L/R) toward +-V_lim/R, stopped at the
-    setpoint. A setpoint beyond V_lim/R is never reached: the current settles at V_lim/R with the
-    supply in voltage limit, as on the bench.
-    """
-
-    def __init__(self, clock, field_per_amp: float = 0.05, inductance: float = 0.5,
-                 resistance: float = 0.2, remanence: float = 0.0):
-        self.clock = clock
-        self.field_per_amp = field_per_amp  # T/A at the sample
-        self.inductance = inductance  # H
-        self.resistance = resistance  # ohm
-        self.remanence = remanence  # T
-        self._t, self._i, self._target, self._v_limit = clock.now(), 0.0, 0.0, 0.0
-
-    def _drive(self) -> float:
-        """Supply voltage while moving: the voltage limit, toward the setpoint."""
-        return float(np.copysign(self._v_limit, self._target - self._i))
-
-    def _beyond_reach(self) -> bool:
-        """True when the setpoint lies past the current the voltage limit can hold (V_lim / R)."""
-        v = self._drive()
-        return v == 0 or (self.resistance > 0 and np.sign(self._target - v / self.resistance) == np.sign(v))
-
-    def _after(self, dt: float) -> float:
-        """Current ``dt`` seconds on, still driven at the voltage limit."""
-        v = self._drive()
-        if self.resistance == 0:
-            return self._i + v / self.inductance * dt
-        i_end = v / self.resistance
-        return float(i_end + (self._i - i_end) * np.exp(-dt * self.resistance / self.inductance))
-
-    def time_to_target(self) -> float:
-        """Bench seconds from now until the move ends: the setpoint reached, or, when the setpoint lies
-        at or beyond V_lim/R, the current settled within ``SETTLED`` of V_lim/R (inf with no drive)."""
-        self._advance()
-        return self._time_left()
-
-    def _time_left(self) -> float:
-        if self._i == self._target:
-            return 0.0
-        v = self._drive()
-        if v == 0:
-            return float("inf")
-        if self.resistance == 0:
-            return abs(self._target - self._i) * self.inductance / abs(v)
-        i_end = v / self.resistance
-        start = abs(self._i - i_end)
-        left = SETTLED if self._beyond_reach() else max(abs(self._target - i_end), SETTLED)
-        return float(self.inductance / self.resistance * np.log(start / left)) if start > left else 0.0
-
-    def _advance(self) -> None:
-        now = self.clock.now()
-        dt = now - self._t
-        if dt > 0 and self._i != self._target:
-            done = dt >= self._time_left() and not self._beyond_reach()
-            self._i = self._target if done else self._after(dt)
-        self._t = now
-
-    def command(self, target: float, v_limit: float) -> None:
-        """New current setpoint (A) and compliance voltage (V) from the supply."""
-        self._advance()
-        self._target, self._v_limit = float(target), abs(float(v_limit))
-
-    def current(self) -> float:
-        self._advance()
-        return self._i
-
-    def voltage(self) -> float:
-        """Terminal voltage: the supply sits at its voltage limit while ramping, else I R."""
-        i = self.current()
-        if i != self._target:
-            return float(np.copysign(self._v_limit, self._target - i))
-        return i * self.resistance
-
-    def field(self) -> float:
-        """Out-of-plane field at the sample, T."""
-        return self.remanence + self.field_per_amp * self.current()
 
 
 class KepcoBOP(ScpiEmulator):

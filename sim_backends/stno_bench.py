@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from labctl.sim_backends.bench import Bench, TwoTerminalDevice
-from labctl.sim_backends.magnet import Electromagnet
+from labctl.sim_backends.physics.magnet import Electromagnet
 from labctl.sim_backends.physics.spectrum import (
     AnalyzerSettings,
     analyzer_trace,
