@@ -79,8 +79,9 @@ def _compliance_commands(pulse: str, gate: str):
     return set_limit, query_limit
 
 
-class DieController(ScpiEmulator):
-    """The controller of the bench's ``die`` (a :class:`RRAMDie`)."""
+class DieControllerEmulator(ScpiEmulator):
+    """The controller board of the bench's ``die`` (a :class:`RRAMDie`), as the ``DieController``
+    driver (`labctl.instruments.die_controller`) sees it."""
 
     idn = "LABCTL,RRAM-DIE-CTRL,0001,1.0"
     command_time = 20e-6

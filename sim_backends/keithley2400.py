@@ -32,7 +32,7 @@ def _auto_range(value: float, ranges: tuple[float, ...]) -> float:
     return ranges[-1]
 
 
-class Keithley2400(ScpiEmulator):
+class Keithley2400Emulator(ScpiEmulator):
     """A 2400 whose HI/LO terminals see the bench attribute named by ``dut``."""
 
     idn = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,4000001,C32   Oct  4 2010 14:20:11/A02  /S/K"

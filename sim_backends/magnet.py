@@ -20,7 +20,7 @@ I_MAX, V_MAX = 12.0, 36.0  # BOP 36-12
 MAX_SETTLE = 3600.0
 
 
-class KepcoBOP(ScpiEmulator):
+class KepcoBOP3612Emulator(ScpiEmulator):
     """Kepco BOP 36-12 bipolar supply on the bench's electromagnet (``bench.magnet``)."""
 
     idn = "KEPCO,BOP 36-12,E123456,3.06"
@@ -79,7 +79,7 @@ class KepcoBOP(ScpiEmulator):
         return 0
 
 
-class LakeShore421Meter(ScpiEmulator):
+class LakeShore421Emulator(ScpiEmulator):
     """Lake Shore 421 gaussmeter with its Hall probe at the sample (reads ``bench.magnet``)."""
 
     idn = "LSCI,MODEL421,0,010516"

@@ -15,7 +15,7 @@ F_MIN, F_MAX = 250e3, 20e9  # option 520
 P_MIN, P_MAX = -135.0, 25.0
 
 
-class PSGSignalGenerator(ScpiEmulator):
+class Agilent8257DEmulator(ScpiEmulator):
     """One PSG; registers itself with the bench as a strip-line input."""
 
     idn = "Agilent Technologies, E8257D, US00000001, C.06.28"

@@ -1,8 +1,9 @@
 """SCPI instrument emulation: header trees, IEEE 488.2 common commands, the error queue.
 
-An emulator declares its command set as data, the way a pymeasure driver does::
+An emulator declares its command set as data, the way a pymeasure driver does, and is named after the
+driver it answers (``Keithley2400Emulator`` answers pymeasure's ``Keithley2400``)::
 
-    class Keithley2400(ScpiEmulator):
+    class Keithley2400Emulator(ScpiEmulator):
         source_voltage = Setting("[:SOURce]:VOLTage[:LEVel][:IMMediate][:AMPLitude]", Float(-210, 210))
 
         @command(":READ?")

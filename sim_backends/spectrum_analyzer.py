@@ -30,7 +30,7 @@ RBW_STEPS = np.array([1e3, 3e3, 10e3, 30e3, 100e3, 300e3, 1e6, 3e6, 5e6])
 SPAN_RBW_RATIO = 106.0
 
 
-class ESASpectrumAnalyzer(ScpiEmulator):
+class AgilentE4408BEmulator(ScpiEmulator):
     """E4408B whose input sees the bench's emitted microwave voltage (``bench.spectrum``)."""
 
     idn = "Agilent Technologies,E4408B,US00000001,A.14.01"

@@ -15,7 +15,9 @@ from labctl.sim_backends.scpi import Int, ScpiEmulator, block_array, command, ie
 BYTES_PER_SECOND = 30e6
 
 
-class WaveformMemory(ScpiEmulator):
+class WaveformMemoryEmulator(ScpiEmulator):
+    """The waveform memory alone (no output stage): bulk transfers to and from the bench."""
+
     idn = "LABCTL,ARB-MEMORY,0001,1.0"
     max_points = 4_000_000
 

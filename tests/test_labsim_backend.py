@@ -244,7 +244,7 @@ def test_describe_bench_file():
     info = describe("demo.yaml")
     assert info["bench"].endswith("DemoBench")
     models = {r["resource"]: r["model"] for r in info["resources"]}
-    assert models["GPIB0::24::INSTR"].endswith("keithley2400:Keithley2400")
+    assert models["GPIB0::24::INSTR"].endswith("keithley2400:Keithley2400Emulator")
 
 
 AWG = "USB0::0x0957::0x2807::MY00000001::INSTR"

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labctl.sim_backends.bench import Bench
-from labctl.sim_backends.keithley2400 import Keithley2400
+from labctl.sim_backends.keithley2400 import Keithley2400Emulator
 from labctl.sim_backends.scpi import ScpiError
 
 HEADERS = [":SOUR:VOLT", ":SOUR:CURR", ":SENS:CURR:PROT", ":OUTP", ":SOUR:FUNC", ":FORM:ELEM", ":READ?",
@@ -23,7 +23,7 @@ messages = st.one_of(
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(message=messages)
 def test_any_message_is_answered_or_queued_never_raised(message):
-    smu = Keithley2400(Bench(seed=0))
+    smu = Keithley2400Emulator(Bench(seed=0))
     before = dict(smu.settings)
     errors_before = len(smu.errors)
     smu.process(message)  # must not raise
