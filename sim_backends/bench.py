@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
+
+from labctl.sim_backends import interfaces
+
+T = TypeVar("T")
 
 
 class VirtualClock:
@@ -34,15 +41,19 @@ class VirtualClock:
 
 
 class Bench:
-    """Base of every simulated lab: a seed, a random generator, a clock and a lock.
+    """Base of every simulated lab: a seed, a random generator, a clock, a lock and named parts.
 
     Subclasses build their sample physics in ``__init__`` from the ``x-bench.params`` of the bench
-    file; the library rebuilds the bench from the same seed on reset, giving the same die or chip.
+    file (its keyword arguments: a name the signature lacks is refused, listing the names it takes);
+    the library rebuilds the bench from the same seed on reset, giving the same die or chip.
+    Emulators reach the sample only through :meth:`part`.
     """
 
-    def __init__(self, seed: int = 0, **params):
-        if params:
-            raise TypeError(f"{type(self).__name__} takes no parameters {sorted(params)}")
+    def __new__(cls, *args, **params):
+        _refuse_unknown(cls, params)
+        return super().__new__(cls)
+
+    def __init__(self, seed: int = 0):
         self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
         self.clock = VirtualClock()
@@ -52,9 +63,80 @@ class Bench:
         """Facts about the simulated sample worth recording in a run file (NXsample)."""
         return {"bench": type(self).__name__, "seed": self.seed}
 
+    def parts(self) -> dict[str, Any]:
+        """The parts an emulator may be wired to, by name: the bench's public attributes that satisfy
+        an interface of :mod:`labctl.sim_backends.interfaces`. A bench whose parts are not attributes
+        (one per oscillator, the bench itself as a signal source) adds them here."""
+        return {name: value for name, value in vars(self).items()
+                if not name.startswith("_") and interfaces.kinds(value)}
+
+    def part(self, name: str, interface: type, wanted_by: str = "") -> Any:
+        """The part ``name``, checked to satisfy ``interface``; :class:`WiringError` if not."""
+        parts = self.parts()
+        who = f" ({wanted_by})" if wanted_by else ""
+        if name not in parts:
+            raise interfaces.WiringError(
+                f"{type(self).__name__} has no part {name!r}{who}; it offers {self.offer()}")
+        found = parts[name]
+        if not isinstance(found, interface):
+            raise interfaces.WiringError(
+                f"part {name!r} of {type(self).__name__} is a {type(found).__name__}, not a "
+                f"{interface.__name__}{who}; the bench offers {self.offer()}")
+        return found
+
+    def offer(self) -> str:
+        """The parts as a line of text: ``name (Interface), ...``."""
+        listed = [f"{n} ({', '.join(interfaces.kinds(p)) or type(p).__name__})" for n, p in self.parts().items()]
+        return ", ".join(listed) or "no parts"
+
+
+def _refuse_unknown(cls: type, params: dict) -> None:
+    """A parameter the bench's ``__init__`` does not take is an error naming the ones it does."""
+    taken = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    if any(p.kind is p.VAR_KEYWORD for p in taken):
+        return
+    names = [p.name for p in taken if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        allowed = ", ".join(n for n in names if n != "seed") or "none"
+        raise TypeError(f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))}; "
+                        f"its parameters (x-bench.params): {allowed}")
+
+
+def build(kind: Callable[..., T], given: Mapping[str, Any] | T | None, where: str, **fixed) -> T:
+    """``kind(**fixed, **given)`` from a mapping of a bench file (or an instance of ``kind`` as is).
+
+    Names ``kind`` does not take are refused, listing the ones it does; values that should be
+    numbers (their default is a float or int) are converted, so ``1e-5`` read as text still counts.
+    """
+    if given is None:
+        given = {}
+    if isinstance(kind, type) and isinstance(given, kind):
+        return given
+    if not isinstance(given, Mapping):
+        raise TypeError(f"{where} must be a mapping of parameters, got {given!r}")
+    params = {n: p for n, p in inspect.signature(kind).parameters.items() if n not in fixed}
+    unknown = sorted(set(given) - set(params))
+    if unknown:
+        raise TypeError(f"{where} has no parameter {', '.join(map(repr, unknown))}; "
+                        f"its parameters: {', '.join(params)}")
+    values = {}
+    for name, value in given.items():
+        default = params[name].default
+        if isinstance(default, float | int) and not isinstance(default, bool):
+            try:
+                value = type(default)(value) if isinstance(value, str) else value
+                if not isinstance(value, float | int) or isinstance(value, bool):
+                    raise ValueError
+            except ValueError:
+                raise TypeError(f"{where}: {name} must be a number, got {value!r}") from None
+        values[name] = value
+    return kind(**fixed, **values)
+
 
 class TwoTerminalDevice:
-    """A device under test between the HI and LO terminals of a source-measure unit.
+    """A device under test between the HI and LO terminals of a source-measure unit: a
+    :class:`~labctl.sim_backends.interfaces.Terminal`.
 
     ``apply`` is all an SMU emulator needs: source a voltage (``"VOLT"``) or current (``"CURR"``)
     with a compliance limit for ``duration`` seconds and return the settled (voltage, current).
@@ -64,6 +146,9 @@ class TwoTerminalDevice:
 
     def current(self, v: np.ndarray | float) -> np.ndarray | float:
         raise NotImplementedError
+
+    def release(self) -> None:
+        """Output off: a memoryless device has nothing to forget."""
 
     def apply(self, source: str, level: float, compliance: float, duration: float) -> tuple[float, float]:
         if source == "VOLT":

@@ -4,14 +4,19 @@ The diode follows the Shockley equation with series resistance,
 ``I = I_s (exp((V - I R_s) / (n V_T)) - 1)``, solved for I by Newton iteration on the junction
 voltage. Defaults are those of a 1N4148 small-signal diode (I_s = 2.52 nA, n = 1.752,
 R_s = 0.568 ohm; the SPICE model of the ON Semiconductor datasheet). Each seed draws a part within
-the usual batch spread (I_s +-20 % log-normal, resistor +-1 %).
+the usual batch spread (I_s +-20 % log-normal, resistor +-1 %). The bench file may describe another
+diode or resistor (:class:`DiodeModel`, :class:`ResistorModel`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
-from labctl.sim_backends.bench import Bench, TwoTerminalDevice
+from labctl.sim_backends.bench import Bench, TwoTerminalDevice, build
 
 K_B, Q_E = 1.380649e-23, 1.602176634e-19
 
@@ -42,13 +47,40 @@ class Resistor(TwoTerminalDevice):
         return np.asarray(v, dtype=float) / self.resistance if np.ndim(v) else v / self.resistance
 
 
+@dataclass(frozen=True)
+class DiodeModel:
+    """Nominal diode (SPICE parameters) and the batch spread of I_s (sigma of its natural log)."""
+
+    i_s: float = 2.52e-9  # A
+    n: float = 1.752
+    r_s: float = 0.568  # ohm
+    i_s_spread: float = 0.2
+
+
+@dataclass(frozen=True)
+class ResistorModel:
+    """Nominal resistance and its tolerance (relative standard deviation)."""
+
+    resistance: float = 1e3  # ohm
+    tolerance: float = 0.01
+
+
 class DemoBench(Bench):
-    def __init__(self, seed: int = 0, resistance: float = 1e3, i_s: float = 2.52e-9, n: float = 1.752,
-                 r_s: float = 0.568, temperature: float = 300.0):
+    """Parts ``diode`` and ``resistor`` (Terminals), one part of each batch per seed.
+
+    Parameters (``x-bench.params``): ``temperature`` (K), ``diode`` (fields of :class:`DiodeModel`),
+    ``resistor`` (fields of :class:`ResistorModel`).
+    """
+
+    def __init__(self, seed: int = 0, temperature: float = 300.0,
+                 diode: Mapping[str, Any] | DiodeModel | None = None,
+                 resistor: Mapping[str, Any] | ResistorModel | None = None):
         super().__init__(seed)
-        self.temperature = temperature
-        self.diode = Diode(i_s * float(np.exp(self.rng.normal(0, 0.2))), n, r_s, temperature)
-        self.resistor = Resistor(resistance * (1 + 0.01 * float(self.rng.standard_normal())))
+        d = build(DiodeModel, diode, "demo bench parameter 'diode'")
+        r = build(ResistorModel, resistor, "demo bench parameter 'resistor'")
+        self.temperature = float(temperature)
+        self.diode = Diode(d.i_s * float(np.exp(self.rng.normal(0, d.i_s_spread))), d.n, d.r_s, self.temperature)
+        self.resistor = Resistor(r.resistance * (1 + r.tolerance * float(self.rng.standard_normal())))
 
     def snapshot(self) -> dict:
         return {**super().snapshot(), "temperature": self.temperature, "diode_i_s": self.diode.i_s,

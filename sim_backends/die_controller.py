@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labctl.sim_backends.interfaces import MemoryDie
 from labctl.sim_backends.physics.rram import AccessTransistor
 from labctl.sim_backends.physics.rram_die import (
     COLS,
@@ -80,8 +81,8 @@ def _compliance_commands(pulse: str, gate: str):
 
 
 class DieControllerEmulator(ScpiEmulator):
-    """The controller board of the bench's ``die`` (a :class:`RRAMDie`), as the ``DieController``
-    driver (`labctl.instruments.die_controller`) sees it."""
+    """The controller board of the bench's part ``die`` (a MemoryDie: an :class:`RRAMDie`), as the
+    ``DieController`` driver (`labctl.instruments.die_controller`) sees it."""
 
     idn = "LABCTL,RRAM-DIE-CTRL,0001,1.0"
     command_time = 20e-6
@@ -112,7 +113,7 @@ class DieControllerEmulator(ScpiEmulator):
     sense_side = Setting(":SENSe:SIDE", Choice("BL", "BLB"), "BL")
 
     def __init__(self, bench, name: str = "", die: str = "die"):
-        self.die = getattr(bench, die)
+        self.die: MemoryDie = self.wire(bench, name, die, MemoryDie)
         super().__init__(bench, name)
 
     def reset(self) -> None:

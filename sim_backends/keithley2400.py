@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.sim_backends.bench import Bench, TwoTerminalDevice
+from labctl.sim_backends.bench import Bench
+from labctl.sim_backends.interfaces import Terminal
 from labctl.sim_backends.scpi import Bool, Choice, Float, Int, ScpiEmulator, ScpiError, Setting, command
 
 V_MAX, I_MAX = 210.0, 1.05
@@ -33,7 +34,7 @@ def _auto_range(value: float, ranges: tuple[float, ...]) -> float:
 
 
 class Keithley2400Emulator(ScpiEmulator):
-    """A 2400 whose HI/LO terminals see the bench attribute named by ``dut``."""
+    """A 2400 whose HI/LO terminals see the bench's part ``dut`` (a Terminal; none: open terminals)."""
 
     idn = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,4000001,C32   Oct  4 2010 14:20:11/A02  /S/K"
     command_time = 2e-4
@@ -81,7 +82,7 @@ class Keithley2400Emulator(ScpiEmulator):
     beeper_enabled = Setting(":SYSTem:BEEPer:STATe", Bool(), True)
 
     def __init__(self, bench: Bench, name: str = "", dut: str | None = None):
-        self.dut: TwoTerminalDevice | None = getattr(bench, dut) if dut else None
+        self.dut: Terminal | None = self.wire(bench, name, dut, Terminal) if dut else None
         super().__init__(bench, name)
 
     def reset(self) -> None:
@@ -113,7 +114,7 @@ class Keithley2400Emulator(ScpiEmulator):
     def _release(self) -> None:
         """Output off: the DUT sees an open circuit."""
         if self.dut is not None:
-            getattr(self.dut, "release", lambda: None)()
+            self.dut.release()
 
     # -- measurement ----------------------------------------------------------------------------
     def _reading(self) -> tuple[float, float, float, float, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from labctl.sim_backends.bench import Bench
-from labctl.sim_backends.physics.magnet import Electromagnet
+from labctl.sim_backends.interfaces import Magnet
 from labctl.sim_backends.scpi import Bool, Choice, Float, Int, ScpiEmulator, ScpiError, Setting, command
 
 I_MAX, V_MAX = 12.0, 36.0  # BOP 36-12
@@ -21,7 +21,7 @@ MAX_SETTLE = 3600.0
 
 
 class KepcoBOP3612Emulator(ScpiEmulator):
-    """Kepco BOP 36-12 bipolar supply on the bench's electromagnet (``bench.magnet``)."""
+    """Kepco BOP 36-12 bipolar supply driving the bench's part ``magnet`` (a Magnet)."""
 
     idn = "KEPCO,BOP 36-12,E123456,3.06"
     command_time = 2e-3
@@ -44,8 +44,8 @@ class KepcoBOP3612Emulator(ScpiEmulator):
     voltage_setpoint = Setting("[:SOURce]:VOLTage[:LEVel][:IMMediate][:AMPLitude]",
                                Float(-V_MAX, V_MAX, "V"), 0.0, on_change=_update)
 
-    def __init__(self, bench: Bench, name: str = ""):
-        self.magnet: Electromagnet = bench.magnet
+    def __init__(self, bench: Bench, name: str = "", magnet: str = "magnet"):
+        self.magnet: Magnet = self.wire(bench, name, magnet, Magnet)
         super().__init__(bench, name)
 
     def reset(self) -> None:
@@ -80,7 +80,7 @@ class KepcoBOP3612Emulator(ScpiEmulator):
 
 
 class LakeShore421Emulator(ScpiEmulator):
-    """Lake Shore 421 gaussmeter with its Hall probe at the sample (reads ``bench.magnet``)."""
+    """Lake Shore 421 gaussmeter with its Hall probe at the sample in the bench's part ``magnet``."""
 
     idn = "LSCI,MODEL421,0,010516"
     command_time = 5e-3
@@ -96,9 +96,9 @@ class LakeShore421Emulator(ScpiEmulator):
     brightness = Setting("BRIGT", Int(0, 7), 4)
     max_hold = Setting("MAX", Int(0, 1), 0)
 
-    def __init__(self, bench: Bench, name: str = "", probe_offset_gauss: float = 0.3,
+    def __init__(self, bench: Bench, name: str = "", magnet: str = "magnet", probe_offset_gauss: float = 0.3,
                  noise_gauss: float = 0.05):
-        self.magnet: Electromagnet = bench.magnet
+        self.magnet: Magnet = self.wire(bench, name, magnet, Magnet)
         self.rng = bench.rng
         self.offset = probe_offset_gauss
         self.noise = noise_gauss

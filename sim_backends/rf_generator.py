@@ -9,6 +9,7 @@ strip line turns the delivered power into an rf field (``StripLine.field``).
 from __future__ import annotations
 
 from labctl.sim_backends.bench import Bench
+from labctl.sim_backends.interfaces import RFLine
 from labctl.sim_backends.scpi import Bool, Choice, Float, ScpiEmulator, Setting, command
 
 F_MIN, F_MAX = 250e3, 20e9  # option 520
@@ -16,7 +17,7 @@ P_MIN, P_MAX = -135.0, 25.0
 
 
 class Agilent8257DEmulator(ScpiEmulator):
-    """One PSG; registers itself with the bench as a strip-line input."""
+    """One PSG whose output feeds the bench's part ``strip_line`` (an RFLine)."""
 
     idn = "Agilent Technologies, E8257D, US00000001, C.06.28"
     command_time = 1e-3
@@ -34,9 +35,10 @@ class Agilent8257DEmulator(ScpiEmulator):
     lfo_source = Setting("[:SOURce]:LFOutput:SOURce", Choice("INTernal", "FUNCtion1", "FUNCtion2"), "INT")
     lfo_amplitude = Setting("[:SOURce]:LFOutput:AMPLitude", Float(0, 3.5, "VP"), 0.0)
 
-    def __init__(self, bench: Bench, name: str = ""):
+    def __init__(self, bench: Bench, name: str = "", strip_line: str = "strip_line"):
+        line: RFLine = self.wire(bench, name, strip_line, RFLine)
         super().__init__(bench, name)
-        bench.generators.append(self)
+        line.connect(self)
 
     def tone(self) -> tuple[float, float] | None:
         """(frequency Hz, power W) delivered to the strip line, None with the output off (a CW tone:

@@ -405,8 +405,9 @@ def _split_args(text: bytes) -> list[Any]:
 class ScpiEmulator:
     """Base class of every simulated instrument: IEEE 488.2 common commands and the error queue.
 
-    Subclasses declare :class:`Setting` attributes and :func:`command` handlers, read and act on
-    ``self.bench`` (the shared physics) and charge their work to ``self.clock`` (virtual time).
+    Subclasses declare :class:`Setting` attributes and :func:`command` handlers, act on the parts of
+    the bench they are wired to (:meth:`wire`, before ``super().__init__`` as ``*RST`` may use them)
+    and charge their work to ``self.clock`` (virtual time).
     """
 
     idn = "LABCTL,EMULATOR,0,1.0"
@@ -445,6 +446,11 @@ class ScpiEmulator:
         self.busy_until = 0.0
         self.settings: dict[str, Any] = {}
         self.reset()
+
+    def wire(self, bench: Bench, name: str, part: str, interface: type) -> Any:
+        """The part of ``bench`` this emulator is wired to (a bench file's ``x-options``), checked
+        against the interface the emulator needs (`labctl.sim_backends.interfaces`)."""
+        return bench.part(part, interface, wanted_by=f"for {type(self).__name__} {name!r}")
 
     # -- state ---------------------------------------------------------------------------------
     def reset(self) -> None:

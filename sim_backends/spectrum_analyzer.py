@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from labctl.sim_backends.bench import Bench
+from labctl.sim_backends.interfaces import SpectrumSource
 from labctl.sim_backends.physics.spectrum import AnalyzerSettings
 from labctl.sim_backends.scpi import (
     Bool,
@@ -31,7 +33,7 @@ SPAN_RBW_RATIO = 106.0
 
 
 class AgilentE4408BEmulator(ScpiEmulator):
-    """E4408B whose input sees the bench's emitted microwave voltage (``bench.spectrum``)."""
+    """E4408B whose input is connected to the bench's part ``source`` (a SpectrumSource)."""
 
     idn = "Agilent Technologies,E4408B,US00000001,A.14.01"
     command_time = 1e-3
@@ -56,6 +58,10 @@ class AgilentE4408BEmulator(ScpiEmulator):
     averaging = Setting("[:SENSe]:AVERage[:STATe]", Bool(), False)
     continuous = Setting(":INITiate:CONTinuous", Bool(), True)
     reference_level = Setting(":DISPlay:WINDow:TRACe:Y[:SCALe]:RLEVel", Float(-170, 30, "DBM"), 0.0)
+
+    def __init__(self, bench: Bench, name: str = "", source: str = "rf_output"):
+        self.source: SpectrumSource = self.wire(bench, name, source, SpectrumSource)
+        super().__init__(bench, name)
 
     def reset(self) -> None:
         super().reset()
@@ -138,7 +144,7 @@ class AgilentE4408BEmulator(ScpiEmulator):
         settings = self.settings_now()
         if settings.stop <= settings.start:
             raise ScpiError(-221, "zero span traces are not emulated")
-        trace = self.bench.spectrum(settings)
+        trace = self.source.spectrum(settings)
         self.clock.advance(self.sweep_time * settings.averages)
         return trace
 

@@ -5,15 +5,23 @@ Everything the instruments see comes from one world: the analyzer's trace integr
 (`labctl.sim_backends.physics.stno`) at the currents the SMUs source, the field the magnet has reached by
 now on the bench clock, and the tones the generators send down the strip line; the state of the
 oscillators carries from one trace to the next (a new trace first lets them relax to the new settings).
+
+Parts (`labctl.sim_backends.interfaces`): ``pillar1`` ... ``pillarN`` (Terminal), ``magnet`` (Magnet),
+``strip_line`` (RFLine), ``rf_output`` (SpectrumSource). The bench file describes the sample: ``device``
+(fields of `VortexMTJ`: the nominal pillar), ``spread`` (fields of `DeviceSpread`: relative
+device-to-device scatter), ``magnet`` (of `Electromagnet`), ``strip_line`` (of `StripLine`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
-from labctl.sim_backends.bench import Bench, TwoTerminalDevice
+from labctl.sim_backends.bench import Bench, TwoTerminalDevice, build
+from labctl.sim_backends.interfaces import ToneSource
 from labctl.sim_backends.physics.magnet import Electromagnet
 from labctl.sim_backends.physics.spectrum import (
     AnalyzerSettings,
@@ -23,6 +31,7 @@ from labctl.sim_backends.physics.spectrum import (
     window_duration,
 )
 from labctl.sim_backends.physics.stno import (
+    DeviceSpread,
     Drive,
     OscillatorState,
     SeriesCircuit,
@@ -65,39 +74,56 @@ class Pillar(TwoTerminalDevice):
         self.bench.currents[self.index] = 0.0
 
 
+class StripLineFeed:
+    """The strip line with the generators plugged into it: their tones become the rf field at the pillars."""
+
+    def __init__(self, line: StripLine):
+        self.line = line
+        self.sources: list[ToneSource] = []
+
+    def connect(self, source: ToneSource) -> None:
+        self.sources.append(source)
+
+    def drive(self, rows: int) -> Drive | None:
+        tones = [t for t in (s.tone() for s in self.sources) if t is not None]
+        if not tones:
+            return None
+        f = np.array([t[0] for t in tones])
+        b = self.line.field(np.array([t[1] for t in tones]))
+        return Drive(np.broadcast_to(f, (rows, len(f))), np.broadcast_to(b, (rows, len(b))))
+
+
+Params = Mapping[str, Any] | None
+
+
 class STNOBench(Bench):
     """Chip of `n_oscillators` vortex MTJs (seeded variability), magnet, strip line, 50 ohm analyzer."""
 
-    def __init__(self, seed: int = 0, n_oscillators: int = 4, temperature: float = 300.0,
-                 field_per_amp: float = 0.05, magnet_inductance: float = 0.5,
-                 magnet_resistance: float = 0.2, strip_width: float = 10e-6,
-                 load_resistance: float = 50.0, realizations: int = 4, danl_dbm_per_hz: float = -150.0):
+    def __init__(self, seed: int = 0, n_oscillators: int = 4, device: Params | VortexMTJ = None,
+                 spread: Params | DeviceSpread = None, magnet: Params = None,
+                 strip_line: Params | StripLine = None, load_resistance: float = 50.0,
+                 realizations: int = 4, danl_dbm_per_hz: float = -150.0):
         super().__init__(seed)
-        self.chip = fabricate_chip(int(n_oscillators), seed=self.seed,
-                                   nominal=VortexMTJ(temperature=float(temperature)))
+        nominal = build(VortexMTJ, device, "STNO bench parameter 'device'")
+        scatter = build(DeviceSpread, spread, "STNO bench parameter 'spread'")
+        self.chip = fabricate_chip(int(n_oscillators), seed=self.seed, nominal=nominal, spread=scatter)
         self.currents = np.zeros(int(n_oscillators))
-        self.magnet = Electromagnet(self.clock, field_per_amp, magnet_inductance, magnet_resistance)
-        self.strip_line = StripLine(width=strip_width)
+        self.magnet = build(Electromagnet, magnet, "STNO bench parameter 'magnet'", clock=self.clock)
+        self.strip_line = StripLineFeed(build(StripLine, strip_line, "STNO bench parameter 'strip_line'"))
         self.load_resistance = load_resistance
         self.realizations = int(realizations)
         self.danl = danl_dbm_per_hz
-        self.generators = []  # rf generator emulators register here
+        self.pillars = [Pillar(self, k) for k in range(int(n_oscillators))]
         self._memory: tuple | None = None  # (active set, rows, oscillator state c, bench time)
-        for k in range(int(n_oscillators)):
-            setattr(self, f"pillar{k + 1}", Pillar(self, k))
+
+    def parts(self) -> dict[str, Any]:
+        return {**{f"pillar{k + 1}": p for k, p in enumerate(self.pillars)}, **super().parts(),
+                "rf_output": self}
 
     def snapshot(self) -> dict:
         return {**super().snapshot(), "n_oscillators": len(self.currents),
                 "radius": self.chip.radius.tolist(), "temperature": float(self.chip.temperature[0]),
                 "field_per_amp": self.magnet.field_per_amp}
-
-    def drive(self, rows: int) -> Drive | None:
-        tones = [t for t in (g.tone() for g in self.generators) if t is not None]
-        if not tones:
-            return None
-        f = np.array([t[0] for t in tones])
-        b = self.strip_line.field(np.array([t[1] for t in tones]))
-        return Drive(np.broadcast_to(f, (rows, len(f))), np.broadcast_to(b, (rows, len(b))))
 
     def spectrum(self, settings: AnalyzerSettings) -> np.ndarray:
         """One displayed trace (dBm) for the analyzer's settings, from the oscillators' dynamics now."""
@@ -122,7 +148,7 @@ class STNOBench(Bench):
             state = OscillatorState(now, self._memory[2])
             relax = float(np.clip(now - self._memory[3], MIN_RELAX, MAX_RELAX))
         run = simulate(devices, currents, field, relax + window_duration(settings.rbw), rng=self.rng,
-                       dt=dt, drive=self.drive(rows), circuit=circuit, state=state, f_ref=f_ref)
+                       dt=dt, drive=self.strip_line.drive(rows), circuit=circuit, state=state, f_ref=f_ref)
         self._memory = (tuple(active), rows, run.state.c, now)
         envelope = run.load_voltage()[int(round(relax / dt)):]
         return analyzer_trace(envelope, dt, f_ref, settings, self.rng)
