@@ -21,9 +21,17 @@ V_MAX, I_MAX = 210.0, 1.05
 V_RANGES = (0.2, 2.0, 20.0, 200.0)
 I_RANGES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 ELEMENTS = Choice("VOLTage", "CURRent", "RESistance", "TIME", "STATus")
+SENSE_FUNCTIONS = Choice("VOLTage", "CURRent", "RESistance")
 
 # Status word bits (manual, :FORMat:ELEMents STATus): compliance and range compliance.
 STATUS_COMPLIANCE = 1 << 3
+
+
+def _sense_function(arg) -> str:
+    """``"CURR:DC"``, ``'VOLTage'``, ``RES`` -> the function's short name."""
+    if not isinstance(arg, str):
+        raise ScpiError(-104, "function name expected")
+    return SENSE_FUNCTIONS.parse(arg.strip().strip("'\"").upper().removesuffix(":DC"))
 
 
 def _auto_range(value: float, ranges: tuple[float, ...]) -> float:
@@ -188,8 +196,7 @@ class Keithley2400Emulator(ScpiEmulator):
     def set_sense(self, *functions):
         if not functions:
             raise ScpiError(-109)
-        parsed = {Choice("VOLTage", "CURRent", "RESistance").parse(f.replace(":DC", "")) for f in functions}
-        self.sense_functions = parsed
+        self.sense_functions = {_sense_function(f) for f in functions}
 
     @command(":SENSe:FUNCtion[:ON]?")
     def get_sense(self):
