@@ -15,7 +15,9 @@ the long form, ``[...]`` an optional node. Matching, ``;``-separated message uni
 numeric suffixes and MIN/MAX/DEF are handled here once for every instrument.
 
 Errors follow SCPI-99 vol. 2 ch. 21: a bad unit queues an error (``SYST:ERR?``), sets the matching
-``*ESR`` bit, abandons the rest of the message and changes nothing.
+``*ESR`` bit, abandons the rest of the message and changes nothing. A handler that raises a Python
+exception instead of a :class:`ScpiError` has a bug: it still only queues a -200, but one whose
+detail opens with ``internal error``, and the exception is kept in ``internal_errors``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ ERROR_MESSAGES = {
     -410: "Query INTERRUPTED",
     -420: "Query UNTERMINATED",
 }
+
+#: Opens the detail of the -200 an emulator queues when a handler raises a Python exception (a bug).
+INTERNAL_ERROR = "internal error"
 
 # *ESR bits (IEEE 488.2 11.5.1): OPC, query error, device-dependent, execution, command error.
 ESR_OPC, ESR_QYE, ESR_DDE, ESR_EXE, ESR_CME = 1, 4, 8, 16, 32
@@ -440,6 +445,8 @@ class ScpiEmulator:
         self.name = name
         self.clock = bench.clock
         self.errors: deque[str] = deque()
+        #: Python exceptions raised by handlers (bugs, not SCPI errors), latest last, with tracebacks.
+        self.internal_errors: deque[Exception] = deque(maxlen=16)
         self.esr = 0
         self.ese = 0
         self.sre = 0
@@ -502,8 +509,9 @@ class ScpiEmulator:
                 except ScpiError as err:
                     self.push(err)
                     break  # the rest of the message is abandoned
-                except Exception as err:  # a bug must not take the bench down
-                    self.push(ScpiError(-200, f"{type(err).__name__}: {err}"))
+                except Exception as err:  # a bug must not take the bench down, nor pass unseen
+                    self.internal_errors.append(err)
+                    self.push(ScpiError(-200, f"{INTERNAL_ERROR} {type(err).__name__}: {err}"))
                     break
                 if response is not None:
                     responses.append(response)
