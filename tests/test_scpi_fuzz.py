@@ -1,4 +1,5 @@
-"""Whatever bytes arrive, an emulator answers or queues an error; it never raises or changes on error."""
+"""Whatever bytes arrive, an emulator answers or queues an error; it never raises or changes on error,
+and no handler fails with a Python exception (a bug would hide behind its -200 otherwise)."""
 
 import re
 
