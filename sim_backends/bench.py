@@ -111,7 +111,7 @@ def build(kind: Callable[..., T], given: Mapping[str, Any] | T | None, where: st
     """
     if given is None:
         given = {}
-    if isinstance(kind, type) and isinstance(given, kind):
+    if not fixed and isinstance(kind, type) and isinstance(given, kind):
         return given
     if not isinstance(given, Mapping):
         raise TypeError(f"{where} must be a mapping of parameters, got {given!r}")

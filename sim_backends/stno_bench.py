@@ -15,7 +15,7 @@ device-to-device scatter), ``magnet`` (of `Electromagnet`), ``strip_line`` (of `
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
@@ -104,9 +104,9 @@ class STNOBench(Bench):
                  strip_line: Params | StripLine = None, load_resistance: float = 50.0,
                  realizations: int = 4, danl_dbm_per_hz: float = -150.0):
         super().__init__(seed)
-        nominal = build(VortexMTJ, device, "STNO bench parameter 'device'")
-        scatter = build(DeviceSpread, spread, "STNO bench parameter 'spread'")
-        self.chip = fabricate_chip(int(n_oscillators), seed=self.seed, nominal=nominal, spread=scatter)
+        self.nominal = build(VortexMTJ, device, "STNO bench parameter 'device'")
+        self.spread = build(DeviceSpread, spread, "STNO bench parameter 'spread'")
+        self.chip = fabricate_chip(int(n_oscillators), seed=self.seed, nominal=self.nominal, spread=self.spread)
         self.currents = np.zeros(int(n_oscillators))
         self.magnet = build(Electromagnet, magnet, "STNO bench parameter 'magnet'", clock=self.clock)
         self.strip_line = StripLineFeed(build(StripLine, strip_line, "STNO bench parameter 'strip_line'"))
@@ -123,7 +123,10 @@ class STNOBench(Bench):
     def snapshot(self) -> dict:
         return {**super().snapshot(), "n_oscillators": len(self.currents),
                 "radius": self.chip.radius.tolist(), "temperature": float(self.chip.temperature[0]),
-                "field_per_amp": self.magnet.field_per_amp}
+                "field_per_amp": self.magnet.field_per_amp, "nominal_device": asdict(self.nominal),
+                "device_spread": asdict(self.spread),
+                "magnet": {"field_per_amp": self.magnet.field_per_amp, "inductance": self.magnet.inductance,
+                           "resistance": self.magnet.resistance, "remanence": self.magnet.remanence}}
 
     def spectrum(self, settings: AnalyzerSettings) -> np.ndarray:
         """One displayed trace (dBm) for the analyzer's settings, from the oscillators' dynamics now."""
