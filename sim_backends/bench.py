@@ -1,4 +1,8 @@
-"""The shared physical world of a simulated station, and the virtual clock it runs on."""
+"""The shared physical world of a simulated station, the virtual clock it runs on, and its named parts.
+
+A bench is built from a bench file's ``x-bench.params`` (unknown names refused, :func:`build` for
+nested mappings) and offers emulators its parts by name and interface (:meth:`Bench.part`).
+"""
 
 from __future__ import annotations
 
