@@ -66,10 +66,10 @@ def _default_out(name: str) -> Path:
     return path
 
 
-def _print_params(cls) -> None:
+def _print_params(cls, label: str) -> None:
     from labctl.protocol import fmt_number as _num
 
-    print(f"{cls.NAME}: {cls.title()}")
+    print(f"{label}: {cls.title()}")
     for name, spec in cls.parameter_specs().items():
         units = getattr(spec, "units", None) or ""
         bounds = ""
@@ -91,19 +91,20 @@ def cmd_run(args) -> int:
         cls = get_protocol(args.protocol)
     except KeyError as exc:
         raise UsageError(exc.args[0]) from None
+    label = cls.NAME or args.protocol  # a protocol from a file may have no registry name
     if args.list_params:
-        _print_params(cls)
+        _print_params(cls, label)
         return 0
     try:
         protocol = cls()
         protocol.set_values(_parse_params(args.param))
         protocol.check_parameters()
     except ParameterError as exc:
-        raise UsageError(f"{exc} (see `labctl run {cls.NAME} --list-params`)") from None
+        raise UsageError(f"{exc} (see `labctl run {label} --list-params`)") from None
     station_ref = args.station or cls.STATION
     if not station_ref:
-        raise UsageError(f"protocol {cls.NAME} has no default station: give --station FILE")
-    out = Path(args.out) if args.out else _default_out(cls.NAME)
+        raise UsageError(f"protocol {label} has no default station: give --station FILE")
+    out = Path(args.out) if args.out else _default_out(cls.NAME or cls.__name__)
     if out.exists() and not args.entry:
         raise UsageError(f"{out} exists: choose another --out, remove it, or add --entry NAME")
     if not out.parent.is_dir():
@@ -120,9 +121,9 @@ def cmd_run(args) -> int:
     except OSError as exc:
         raise UsageError(f"cannot create {out}: {exc}") from None
     if not args.quiet:
-        print(f"{cls.NAME} on station {station.name} -> {out}", file=sys.stderr)
+        print(f"{label} on station {station.name} -> {out}", file=sys.stderr)
 
-    with RunProgress(cls.NAME, enabled=False if args.quiet else None,
+    with RunProgress(cls.NAME or cls.__name__, enabled=False if args.quiet else None,
                      points=lambda: runner.writer.n_points) as progress:
         runner.on_progress = progress
         result = runner.run()  # Ctrl-C / SIGTERM: the runner aborts at the next checkpoint
@@ -208,7 +209,7 @@ def cmd_show(args) -> int:
 
 def cmd_plot(args) -> int:
     from labctl.plotting import save_figures, use_file_backend
-    from labctl.protocol import get_protocol
+    from labctl.protocol import registered_protocol
 
     use_file_backend()
     out_dir = Path(args.out_dir) if args.out_dir else Path(args.file).resolve().parent
@@ -217,7 +218,7 @@ def cmd_plot(args) -> int:
             cls = None
             if run.protocol:
                 try:
-                    cls = get_protocol(run.protocol)
+                    cls = registered_protocol(run.protocol)  # never an import named by the file
                 except KeyError:
                     cls = None  # written by a protocol not installed here: generic plots
             if not run.data_names:
@@ -286,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_list)
 
     s = sub.add_parser("run", help="run a protocol into a NeXus HDF5 file")
-    s.add_argument("protocol", help="protocol name (see `labctl list`) or module:Class")
+    s.add_argument("protocol", help="protocol name (see `labctl list`), module:Class or path/to/file.py:Class")
     s.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                    help="set a parameter (repeatable); units may follow: -p v_stop='0.5 V'")
     s.add_argument("--station", help="station YAML file or shipped station name")
