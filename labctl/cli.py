@@ -194,6 +194,8 @@ def cmd_show(args) -> int:
                 for role, facts in inst.items():
                     print(f"    {role}: {facts.get('idn', '?')}")
                     print(f"      {facts.get('driver', '?')} @ {facts.get('resource', '?')}")
+                    if facts.get("error_queue"):
+                        print(f"      error queue: {', '.join(map(str, facts['error_queue']))}")
             for label, facts in (("sample:", run.sample), ("at end:", run.sample_at_end)):
                 if facts:
                     print(f"  {label:<11} " + ", ".join(f"{k}={_fmt(v)}" for k, v in facts.items()))

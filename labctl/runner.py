@@ -25,6 +25,7 @@ from typing import Any
 import h5py
 
 from labctl.connection import ConnectedStation
+from labctl.error_queue import error_queues, summary
 from labctl.link import logger as fault_log
 from labctl.logs import RunLog
 from labctl.protocol import Protocol, RunAborted, get_protocol
@@ -238,6 +239,7 @@ class Runner:
         name = p.NAME or type(p).__name__
         log.info("%s started on station %s -> %s (%s)", name, self.station.name, self.out,
                  ", ".join(f"{k}={v!r}" for k, v in p.parameter_values().items()))
+        queues: dict[str, list[str]] = {}
         try:
             try:
                 self.phase = "startup"
@@ -247,6 +249,11 @@ class Runner:
                 self._begin_streaming()
                 self.phase = "execute"
                 p.execute()
+                queues = error_queues(self.connected.instruments)  # settings refused unasked
+            except Exception:
+                # what the instruments say went wrong, read before shutdown sends anything new
+                queues = queues or error_queues(self.connected.instruments)
+                raise
             finally:
                 self.phase = "shutdown"
                 try:
@@ -260,18 +267,21 @@ class Runner:
         except Exception as exc:
             details = traceback.format_exc()
             message = f"{type(exc).__name__}: {exc}" + (f"; then {message}" if message else "")
+            if queues:
+                message += f"; {summary(queues)}"
             status, tb = "failed", details + tb
         p.status = {"completed": Protocol.FINISHED, "aborted": Protocol.ABORTED}.get(
             status, Protocol.FAILED)
         self.phase = "finishing"
-        if status == "failed":
-            log.error("%s failed: %s", name, message)
-        log.info("%s %s: %d points -> %s", name, status, self.writer.n_points, self.out)
+        # INFO: the caller reports the outcome (the CLI's last line, a script's RunResult); the file keeps it
+        log.info("%s %s: %d points -> %s%s", name, status, self.writer.n_points, self.out,
+                 f" ({message})" if message else "")
         try:
             sample = self._sample_at_end()
             linked = any(spec.link is not None for spec in self.station.roles.values())
             self.writer.finish(status, message, tb, sample=sample, log=self.log.stop(),
-                               faults=self.faults.faults if linked or self.faults.faults else None)
+                               faults=self.faults.faults if linked or self.faults.faults else None,
+                               instrument_errors=queues)
         finally:
             self.log.stop()
             if self.connected is not None:

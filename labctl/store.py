@@ -379,11 +379,13 @@ class RunWriter:
     # -- phase 3: exit status -----------------------------------------------------------------
     def finish(self, status: str, message: str = "", traceback: str = "",
                sample: Mapping[str, Any] | None = None, log: Sequence[str] = (),
-               faults: Sequence[Mapping[str, Any]] | None = None) -> None:
+               faults: Sequence[Mapping[str, Any]] | None = None,
+               instrument_errors: Mapping[str, Sequence[str]] | None = None) -> None:
         """Close the streaming file and record how the run ended (reopened without SWMR), with the
         sample's state at the end (``sample/end_of_run``: what the run did to it), the run's log
-        lines (``log``, an ``NXnote``) and the link faults seen and how each was handled
-        (``link_faults``: one entry per field, see :mod:`labctl.link`)."""
+        lines (``log``, an ``NXnote``), the link faults seen and how each was handled
+        (``link_faults``: one entry per field, see :mod:`labctl.link`) and what the instruments'
+        error queues held (``instrument/<role>/error_queue``)."""
         if status not in STATUSES[1:]:
             raise ValueError(f"status must be one of {STATUSES[1:]}")
         if self._closed:
@@ -406,6 +408,9 @@ class RunWriter:
             )
             if sample is not None:
                 write_tree(_group(_group(e, "sample", "NXsample"), "end_of_run", "NXcollection"), sample)
+            for role, entries in (instrument_errors or {}).items():
+                write_tree(_group(_group(e, "instrument", "NXinstrument"), role, "NXcollection"),
+                           {"error_queue": list(entries)})
             if log:
                 write_tree(_group(e, "log", "NXnote"), {
                     "type": "text/plain", "description": "Log records of the run (labctl loggers, INFO and up)",

@@ -121,8 +121,7 @@ def test_the_run_file_keeps_the_runs_log_lines(tmp_path, monkeypatch, capsys):
         log = "\n".join(run.log)
     assert "INFO labctl.runner: demo_iv started on station demo" in log
     assert "WARNING labctl.limits: smu.source_voltage = 3.0" in log and "refused" in log
-    assert "ERROR labctl.runner: demo_iv failed: LimitError" in log
-    assert "INFO labctl.runner: demo_iv failed: 3 points" in log
+    assert "INFO labctl.runner: demo_iv failed: 3 points -> f.h5 (LimitError: smu.source_voltage" in log
 
 
 def test_a_scripts_logging_sees_only_what_it_asked_for_while_the_file_keeps_info(tmp_path):
