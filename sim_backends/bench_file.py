@@ -129,7 +129,10 @@ class BenchFile:
         return self.devices.get(name)
 
     def build_bench(self) -> Bench:
-        return import_object(self.model)(seed=self.seed, **self.params)
+        try:
+            return import_object(self.model)(seed=self.seed, **self.params)
+        except (TypeError, ValueError) as exc:  # unknown or bad x-bench.params: say which file
+            raise ValueError(f"{self.path}: x-bench: {exc}") from None
 
 
 def _section(parent: Any, key: str, path: Path, where: str, kind: type = dict) -> Any:

@@ -53,7 +53,9 @@ def cmd_bench(args) -> int:
     served = {r["resource"]: r for r in served_resources(info["path"], base_port=args.port or DEFAULT_PORT)}
     for r in info["resources"]:
         where = f"  served at {served[r['resource']]['socket']}" if r["resource"] in served else ""
-        print(f"  {r['resource']:<40} {r['device']:<16} {r['model'] or '(static mock)'}{where}")
+        options = " ".join(f"{k}={v}" for k, v in r["options"].items())
+        print(f"  {r['resource']:<40} {r['device']:<16} {r['model'] or '(static mock)'}"
+              f"{f' [{options}]' if options else ''}{where}")
     if served:
         print(f"  (`labctl sim serve {args.file} --port {args.port or DEFAULT_PORT}`; control port "
               f"{(args.port or DEFAULT_PORT) - 1})")

@@ -6,7 +6,7 @@ file still opens with ``@sim`` as a static mock)::
     x-bench: {model: labctl.sim_backends.demo_bench:DemoBench, seed: 1, params: {...}}
     devices:
       smu:
-        x-model: labctl.sim_backends.keithley2400:Keithley2400
+        x-model: labctl.sim_backends.keithley2400:Keithley2400Emulator
         x-options: {dut: diode}
         ...stock dialogues for @sim...
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections import deque
+from collections import OrderedDict, deque
 from urllib.parse import parse_qsl
 
 from pyvisa import constants, errors
@@ -121,9 +121,15 @@ def message_end(buf: bytes | bytearray, eom: bytes) -> int:
 
 
 class LabSimVisaLibrary(compat.SimVisaLibrary):
-    """pyvisa-sim's library with emulators, chunked reads and one bench per bench file."""
+    """pyvisa-sim's library with emulators, chunked reads and one bench per bench spec."""
 
     _live: weakref.WeakSet[LabSimVisaLibrary] = weakref.WeakSet()
+    #: pyvisa holds its libraries weakly: without these references a bench would power down at the
+    #: next garbage collection after its last ResourceManager closes. The most recently opened
+    #: benches stay powered (as lab instruments do between scripts); a bound keeps a process that
+    #: runs many dies (a campaign worker) from keeping every one of them.
+    KEPT = 16
+    _kept: OrderedDict[str, LabSimVisaLibrary] = OrderedDict()
 
     @staticmethod
     def get_debug_info() -> dict[str, str]:
@@ -147,6 +153,10 @@ class LabSimVisaLibrary(compat.SimVisaLibrary):
         self._emulated: dict[str, EmulatedDevice] = {}
         self.reset()
         LabSimVisaLibrary._live.add(self)
+        kept = LabSimVisaLibrary._kept
+        kept[str(self.library_path)] = self
+        while len(kept) > self.KEPT:
+            kept.popitem(last=False)
 
     # -- the physical world ---------------------------------------------------------------------
     def reset(self) -> None:

@@ -1,5 +1,7 @@
 """The @labsim pyvisa backend: stock drivers on physics, SCPI errors, binary blocks, isolation."""
 
+import gc
+
 import numpy as np
 import pytest
 import pyvisa
@@ -177,6 +179,8 @@ def test_state_outlives_close_until_reset():
     rm = pyvisa.ResourceManager(LABSIM)
     rm.open_resource("GPIB0::25::INSTR", write_termination="\n").write(":SOUR:VOLT 4")
     rm.close()
+    del rm
+    gc.collect()  # pyvisa keeps libraries weakly: the bench must not power down with the last reference
     rm = pyvisa.ResourceManager(LABSIM)
     inst = rm.open_resource("GPIB0::25::INSTR", read_termination="\n", write_termination="\n")
     assert float(inst.query(":SOUR:VOLT?")) == 4.0
