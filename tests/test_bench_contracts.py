@@ -76,7 +76,8 @@ def test_emulators_wired_to_named_parts_drive_them(tmp_path):
 
 
 def test_unknown_bench_parameters_are_refused_with_the_names_the_bench_takes(tmp_path):
-    with pytest.raises(TypeError, match=r"DemoBench has no parameter 'temprature'.*temperature, diode, resistor"):
+    msg = r"bench.yaml: x-bench: DemoBench has no parameter 'temprature'.*temperature, diode, resistor"
+    with pytest.raises(ValueError, match=msg):
         pyvisa.ResourceManager(bench_file(tmp_path, params="{temprature: 4.0}"))
     with pytest.raises(TypeError, match=r"'device' has no parameter 'raduis'.*radius, thickness"):
         STNOBench(seed=1, device={"raduis": 1e-7})
