@@ -1,7 +1,8 @@
 """Store cost against raw h5py doing the same appends, and writer memory as a run grows.
 
 Prints, measured in one run:
-  * per-point append+flush (3 scalar columns, SWMR, one flush per point): store vs raw h5py;
+  * per-point append+flush (3 scalar columns, SWMR, one flush per point): store vs raw h5py, as a
+    log (appended) and as a scan (a 2-D grid written in place, with its count of points taken);
   * bulk trace throughput (one array record appended and flushed per call): store vs raw h5py;
   * peak RSS of a writer process after 10^4 and 10^6 points (it must stream, not hold the run).
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from labctl.store import LIBVER, Array, Column, RunWriter
+from labctl.store import LIBVER, Array, Column, RunWriter, Sweep
 
 COLUMNS = [Column("voltage", "V", "Voltage", axis=True), Column("current", "A", "Current"),
            Column("time", "s", "Time")]
@@ -36,6 +37,23 @@ def store_points(path: Path, n: int) -> float:
     t0 = time.perf_counter()
     for k in range(n):
         w.append(voltage=v[k], current=v[k], time=float(k))
+    dt = time.perf_counter() - t0
+    w.finish("completed")
+    return dt
+
+
+def store_grid_points(path: Path, n: int) -> float:
+    """The same points as a scan: voltage (outer, 50 setpoints) x current index (inner)."""
+    path.unlink(missing_ok=True)
+    cols = [Column("voltage", "V", "Voltage", axis=True), Column("step", "", "Step", axis=True),
+            Column("current", "A", "Current")]
+    inner = 50
+    w = RunWriter(path, cols, scan=(Sweep("voltage", np.arange(n // inner)), Sweep("step", np.arange(inner))))
+    w.start()
+    v = np.random.default_rng(0).random(n)
+    t0 = time.perf_counter()
+    for k in range(n - n % inner):
+        w.append(voltage=float(k // inner), step=float(k % inner), current=v[k], time=float(k))
     dt = time.perf_counter() - t0
     w.finish("completed")
     return dt
@@ -145,9 +163,11 @@ def main() -> None:
         print(f"h5py {h5py.__version__}, HDF5 {h5py.version.hdf5_version}, libver {LIBVER}")
         print(f"\nper-point append + flush, 3 columns, {n_points} points (best of 3)")
         s = best(lambda: store_points(d / "s.h5", n_points))
+        g = best(lambda: store_grid_points(d / "g.h5", n_points))
         r = best(lambda: raw_points(d / "r.h5", n_points))
         low = best(lambda: raw_lowlevel_points(d / "l.h5", n_points))
-        print(f"  store                    {1e6 * s / n_points:8.1f} us/point")
+        print(f"  store, log               {1e6 * s / n_points:8.1f} us/point")
+        print(f"  store, 2-D scan in place {1e6 * g / n_points:8.1f} us/point   store scan/log {g / s:5.2f}")
         print(f"  raw h5py (resize, [k]=v) {1e6 * r / n_points:8.1f} us/point   "
               f"store/raw {s / r:5.2f}  (target <= 2)")
         print(f"  raw h5py low-level       {1e6 * low / n_points:8.1f} us/point   "

@@ -25,29 +25,75 @@ def _monotonic(v: np.ndarray) -> bool:
     return v.size > 1 and np.all(np.isfinite(v)) and (np.all(d > 0) or np.all(d < 0))
 
 
+def error_bars(data: Data, sig: Field) -> np.ndarray | None:
+    """Error bars of a signal: its confidence interval (asymmetric) when recorded, else its
+    NeXus ``*_errors`` (symmetric), else None."""
+    interval = data.interval(sig.name)
+    if interval is not None:
+        lo, hi = interval
+        v = np.asarray(sig.values, float)
+        return np.array([np.clip(v - lo, 0, None), np.clip(hi - v, 0, None)])
+    err = data.errors.get(sig.name)
+    return None if err is None else np.asarray(err.values, float)
+
+
+def rate_errorbar(ax, x, cols: dict[str, Field], name: str, fmt: str = "o-", floor: float = 0.0, **kwargs):
+    """Draw rate ``name`` of flat columns ``cols`` against ``x`` with its 95 % interval as error
+    bars (when recorded); values below ``floor`` (zero errors on a log axis) are drawn at it."""
+    y = np.maximum(np.asarray(cols[name].values, float), floor)
+    lo, hi = cols.get(f"{name}_ci_low"), cols.get(f"{name}_ci_high")
+    if lo is None or hi is None:
+        return ax.plot(x, y, fmt, **kwargs)
+    lower = y - np.clip(np.maximum(lo.values, floor), None, y)
+    upper = np.clip(np.maximum(hi.values, y) - y, 0, None)
+    return ax.errorbar(x, y, yerr=[lower, upper], fmt=fmt, capsize=2, **kwargs)
+
+
+def _curves(ax, x, data: Data, signals: list[Field], index: Field | None = None) -> None:
+    """One curve per signal (and per row of a 2-D signal), with error bars where recorded."""
+    for s in signals:
+        vals = np.asarray(s.values, float)
+        yerr = error_bars(data, s)
+        rows = vals.reshape(-1, vals.shape[-1])
+        errs = None if yerr is None else np.asarray(yerr).reshape(*np.shape(yerr)[:-vals.ndim], -1, vals.shape[-1])
+        for k, row in enumerate(rows[:MAX_LINES]):
+            label = s.long_name or s.name
+            if len(rows) > 1:
+                value = index.values[k] if index is not None and k < len(index.values) else k
+                label += f", {index.name if index is not None else 'row'} = {value:.4g}"
+            if errs is None:
+                ax.plot(x, row, ".-", ms=4, label=label)
+            else:
+                e = errs[..., k, :] if errs.ndim == 3 else errs[k]
+                ax.errorbar(x, row, yerr=e, fmt=".-", ms=4, capsize=2, label=label)
+
+
 def plot_data(data: Data, title: str = ""):
-    """A matplotlib Figure for one NXdata group, chosen by the signal's dimensionality."""
+    """A matplotlib Figure for one NXdata group, drawn as silx or h5web would: a 1-D signal (or a
+    2-D one marked ``spectrum``) as curves with the auxiliary signals and error bars, a 2-D
+    signal as an image over its axes, more dimensions as a few frames of images."""
     import matplotlib.pyplot as plt
 
     sig = data.signal
     vals = np.asarray(sig.values)
-    if vals.ndim == 1:
-        signals = [sig, *data.auxiliary]
-        fig, axs = plt.subplots(len(signals), 1, sharex=True, squeeze=False,
-                                figsize=(6.4, 2.2 + 1.6 * len(signals)), layout="constrained")
-        x, xlabel = _x(data.axes[0], len(vals))
-        for ax, s in zip(axs[:, 0], signals, strict=True):
-            ax.plot(x, s.values, ".-", ms=3)
-            ax.set_ylabel(s.label)
-            ax.grid(True, alpha=0.3)
-        axs[-1, 0].set_xlabel(xlabel)
-    elif vals.ndim == 2 and vals.shape[0] <= MAX_LINES:  # a few traces: overlay them
-        fig, ax = plt.subplots(layout="constrained")
+    spectrum = vals.ndim == 2 and data.interpretation == "spectrum"
+    if vals.ndim == 0:
+        fig, ax = plt.subplots(figsize=(5, 1.6), layout="constrained")
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"{sig.long_name or sig.name} = {vals.item():.6g} {sig.units}".rstrip(),
+                ha="center", va="center", fontsize=12)
+    elif vals.ndim == 1 or spectrum:
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+        x, xlabel = _x(data.axes[-1], vals.shape[-1])
+        _curves(ax, x, data, [sig, *data.auxiliary], data.axes[0] if spectrum else None)
+        ax.set(xlabel=xlabel, ylabel=sig.label)
+        ax.grid(True, alpha=0.3)
+        if data.auxiliary or spectrum:
+            ax.legend(fontsize=8)
+    elif vals.ndim == 2 and vals.shape[0] <= MAX_LINES and data.interpretation != "image" and vals.shape[0] > 1:
+        fig, ax = plt.subplots(layout="constrained")  # a few traces: overlay them
         x, xlabel = _x(data.axes[1], vals.shape[1])
-        index = data.axes[0]
-        for k, row in enumerate(vals):
-            label = f"{index.name} = {index.values[k]:.4g} {index.units}" if index else f"#{k}"
-            ax.plot(x, row, label=label.rstrip())
+        _curves(ax, x, data, [sig], data.axes[0])
         ax.set(xlabel=xlabel, ylabel=sig.label)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
@@ -62,29 +108,40 @@ def plot_data(data: Data, title: str = ""):
             xlabel, ylabel = "index", "record"
         ax.set(xlabel=xlabel, ylabel=ylabel)
         fig.colorbar(mesh, ax=ax, label=sig.label)
-    else:  # a stack of maps: show a few records
-        n = vals.shape[0]
-        picks = sorted(set(np.linspace(0, n - 1, min(n, MAX_MAPS)).round().astype(int)))
+    else:  # a stack of images: show a few frames (leading dimensions unrolled)
+        frames = vals.reshape(-1, *vals.shape[-2:])
+        taken = [k for k in range(len(frames)) if np.isfinite(np.asarray(frames[k], float)).any()]
+        n = len(taken)
+        spread = sorted(set(np.linspace(0, n - 1, min(n, MAX_MAPS)).round().astype(int))) if n else []
+        picks = [taken[i] for i in spread]
         fig, axs = plt.subplots(1, max(1, len(picks)), squeeze=False,
                                 figsize=(3.2 * max(1, len(picks)), 3.2), layout="constrained")
+        lead = vals.shape[:-2]
         for ax, k in zip(axs[0], picks, strict=False):
-            im = ax.imshow(vals[k].reshape(vals.shape[1], -1), origin="lower")
-            ax.set_title(f"record {k + 1}/{n}", fontsize=9)
-            if vals.ndim == 3:
-                ax.set_xlabel(_x(data.axes[2], vals.shape[2])[1])
-        if vals.ndim == 3:
-            axs[0, 0].set_ylabel(_x(data.axes[1], vals.shape[1])[1])
+            im = ax.imshow(frames[k], origin="lower")
+            where = np.unravel_index(k, lead)
+            names = [a.name if a is not None else f"dim{d}" for d, a in enumerate(data.axes[: len(lead)])]
+            ax.set_title(", ".join(f"{nm}[{i}]" for nm, i in zip(names, where, strict=True)), fontsize=8)
+            ax.set_xlabel(_x(data.axes[-1], vals.shape[-1])[1])
+        axs[0, 0].set_ylabel(_x(data.axes[-2], vals.shape[-2])[1])
         if picks:
             fig.colorbar(im, ax=axs[0].tolist(), label=sig.label)
         else:
             axs[0, 0].text(0.5, 0.5, "no records", ha="center")
-    title = title or data.name
+    title = title or data.title or data.name
     fig.suptitle(title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 3] + "...")
     return fig
 
 
+def default_figure(run: Run):
+    """The entry's default plot (its ``@default`` NXdata) drawn as a NeXus viewer draws it."""
+    data = run.data()
+    return plot_data(data, f"{data.title or data.name} ({run.status})")
+
+
 def run_figures(run: Run, protocol_cls=None) -> dict[str, object]:
-    """``name -> Figure``: the protocol's figure when it gives one, else every NXdata group."""
+    """``name -> Figure``: the protocol's figure when it gives one, with the file's default plot
+    beside it; else every NXdata group."""
     if protocol_cls is not None:
         try:
             fig = protocol_cls.figure(run)
@@ -93,7 +150,7 @@ def run_figures(run: Run, protocol_cls=None) -> dict[str, object]:
                           "plotting every NXdata instead", stacklevel=2)
             fig = None
         if fig is not None:
-            return {"figure": fig}
+            return {"figure": fig, "default": default_figure(run)}
     return {name: plot_data(run.data(name), f"{name} ({run.status}): {run.title}")
             for name in run.data_names}
 

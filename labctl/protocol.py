@@ -48,12 +48,12 @@ from pymeasure.experiment import (
     Procedure,
 )
 
-from labctl.schema import Array, Axis, Column
+from labctl.schema import Array, Axis, Column, Plot, Sweep, Table
 
 __all__ = [
     "Array", "Axis", "BooleanParameter", "Column", "FloatParameter", "IntegerParameter",
-    "ListParameter", "Parameter", "ParameterError", "Protocol", "Role", "RunAborted",
-    "discover", "get_protocol", "protocols", "registered_protocol",
+    "ListParameter", "Parameter", "ParameterError", "Plot", "Protocol", "Role", "RunAborted",
+    "Sweep", "Table", "discover", "get_protocol", "protocols", "registered_protocol",
 ]
 
 #: Longest single clock sleep inside :meth:`Protocol.wait`: how late an abort may land.
@@ -117,6 +117,8 @@ class RunSink(typing.Protocol):
 
     def array(self, name: str, values: np.ndarray, index: Mapping[str, Any]) -> None: ...
 
+    def row(self, table: str, values: Mapping[str, Any]) -> None: ...
+
     def axis(self, name: str, axis: str, values: np.ndarray) -> None: ...
 
     def progress(self, percent: float) -> None: ...
@@ -136,6 +138,9 @@ class _PymeasureSink:
     def array(self, name, values, index):
         self.protocol.emit("array", {"name": name, "values": values, "index": dict(index)})
 
+    def row(self, table, values):
+        self.protocol.emit("row", {"table": table, "values": dict(values)})
+
     def axis(self, name, axis, values):
         self.protocol.emit("axis", {"name": name, "axis": axis, "values": values})
 
@@ -152,15 +157,21 @@ class Protocol(Procedure):
     Class attributes to set: ``NAME`` (registry key; leave empty for an abstract base),
     ``STATION`` (default station: a shipped name or a path), ``COLUMNS`` (scalar data,
     :class:`Column`), ``ARRAYS`` (array channels, :class:`Array`; override :meth:`arrays` when
-    shapes depend on parameters), roles as :class:`Role` attributes, parameters as pymeasure
-    ``Parameter`` attributes. Methods to write: ``startup`` (configure), ``execute`` (measure),
-    ``shutdown`` (leave the lab safe; always runs), optionally :meth:`figure`.
+    shapes depend on parameters), ``TABLES`` (further tables of scalars, :class:`Table`),
+    ``PLOTS`` (NXdata groups showing one quantity each, :class:`Plot`) and ``DEFAULT`` (the one a
+    viewer opens the file on: the experiment's headline plot), roles as :class:`Role` attributes,
+    parameters as pymeasure ``Parameter`` attributes. Methods to write: :meth:`scan` (the sweeps the
+    points fill), ``startup`` (configure), ``execute`` (measure), ``shutdown`` (leave the lab safe;
+    always runs), optionally :meth:`figure`.
     """
 
     NAME: ClassVar[str] = ""
     STATION: ClassVar[str] = ""
     COLUMNS: ClassVar[Sequence[Column]] = ()
     ARRAYS: ClassVar[Sequence[Array]] = ()
+    TABLES: ClassVar[Sequence[Table]] = ()
+    PLOTS: ClassVar[Sequence[Plot]] = ()
+    DEFAULT: ClassVar[str] = ""
     DATA_COLUMNS: ClassVar[list[str]] = []
 
     def __init_subclass__(cls, **kwargs):
@@ -201,6 +212,28 @@ class Protocol(Procedure):
     def arrays(self) -> Sequence[Array]:
         """Array channels of this run; override when shapes depend on parameter values."""
         return tuple(self.ARRAYS)
+
+    def tables(self) -> Sequence[Table]:
+        """Further tables of this run; override when their scans depend on parameter values."""
+        return tuple(self.TABLES)
+
+    def plots(self) -> Sequence[Plot]:
+        """The NXdata groups that show one quantity each (``PLOTS``)."""
+        return tuple(self.PLOTS)
+
+    def scan(self) -> tuple[Sweep, ...] | None:
+        """The sweeps the points fill, outermost first, from the parameters (``None``: a log).
+
+        Point ``k`` lands in cell ``k`` of the grid in C order, as nested loops take them; the
+        file stores each column N-dimensional over these sweeps (see :mod:`labctl.schema`).
+        """
+        return None
+
+    def scan_columns(self) -> tuple[Column, ...]:
+        """The point columns named by the sweeps of :meth:`scan` (an array over the same scan
+        lists them in its ``index`` so that its sweeps carry their units)."""
+        names = {s.name for s in self.scan() or ()}
+        return tuple(c for c in self.COLUMNS if c.name in names)
 
     # -- parameters ----------------------------------------------------------------------------
     def set_values(self, values: Mapping[str, Any], source: str = "explicit") -> None:
@@ -331,6 +364,11 @@ class Protocol(Procedure):
     def emit_array(self, name: str, values: Any, **index: Any) -> None:
         """Record one array (trace, map) of channel ``name`` with its index scalars; checkpoint."""
         self._sink.array(name, np.asarray(values), index)
+        self.checkpoint()
+
+    def emit_row(self, table: str, **values: Any) -> None:
+        """Record one row of table ``table`` (one value per declared column), then checkpoint."""
+        self._sink.row(table, values)
         self.checkpoint()
 
     def set_axis(self, name: str, axis: str, values: Any) -> None:

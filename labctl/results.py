@@ -1,7 +1,9 @@
 """Read run files written by :mod:`labctl.store`: entries, status, parameters, arrays with units.
 
 Works on finished runs, live runs (opened as an SWMR reader) and runs whose writer was killed
-(HDF5 then refuses a normal open; the SWMR reader still sees every flushed point).
+(HDF5 then refuses a normal open; the SWMR reader still sees every flushed point). An NXdata group
+reads as stored (:meth:`Run.data`: a scan as its N-D grid, cells not taken NaN);
+:meth:`Run.columns` gives the same records as flat columns in the order they were taken.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import numpy as np
 
 #: Final statuses; a run still "running" whose writer process is gone reads as "incomplete".
 FINAL = ("completed", "aborted", "failed")
+TAKEN = "points_taken"  # as in labctl.store (not imported: reading must not need the writer)
+DIMENSIONLESS = "1"
 
 
 @dataclass
@@ -31,21 +35,34 @@ class Field:
     @property
     def label(self) -> str:
         text = self.long_name or self.name
-        return f"{text} ({self.units})" if self.units else text
+        return f"{text} ({self.units})" if self.units not in ("", DIMENSIONLESS) else text
 
 
 @dataclass
 class Data:
-    """An ``NXdata`` group: its signal, the axis per signal dimension (None = plain index)."""
+    """An ``NXdata`` group: its signal, the axis per signal dimension (None = plain index).
+
+    ``errors`` maps a signal's name to its uncertainty field (NeXus ``<name>_errors``);
+    ``taken`` is how many cells of a scan are filled (None for a log: all its records are).
+    """
 
     name: str
     signal: Field
     axes: list[Field | None]
     auxiliary: list[Field] = field(default_factory=list)
     fields: dict[str, Field] = field(default_factory=dict)
+    errors: dict[str, Field] = field(default_factory=dict)
+    taken: int | None = None
+    title: str = ""
+    interpretation: str = ""
 
     def __getitem__(self, name: str) -> Field:
         return self.fields[name]
+
+    def interval(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(low, high) bounds of the confidence interval of rate ``name``, if recorded."""
+        lo, hi = self.fields.get(f"{name}_ci_low"), self.fields.get(f"{name}_ci_high")
+        return None if lo is None or hi is None else (lo.values, hi.values)
 
 
 def _text(value: Any) -> Any:
@@ -230,8 +247,14 @@ class Run:
         raw = ds[()]
         text = isinstance(raw, bytes) or (isinstance(raw, np.ndarray) and raw.dtype.kind in "OS")
         values = np.asarray(_text(raw) if text else raw)
-        return Field(ds.name.rsplit("/", 1)[-1], values, _attr(ds, "units", ""),
-                     _attr(ds, "long_name", ""))
+        if "_FillValue" in ds.attrs and values.dtype.kind in "iu":  # cells of a scan not taken: NaN
+            missing = values == ds.attrs["_FillValue"]
+            if missing.any():
+                values = np.where(missing, np.nan, values)
+        units, long_name = _attr(ds, "units", ""), _attr(ds, "long_name", "")
+        if units and long_name.endswith(f" ({units})"):  # the store's axis label: name (units)
+            long_name = long_name[: -len(units) - 3]
+        return Field(ds.name.rsplit("/", 1)[-1], values, units, long_name)
 
     def data(self, name: str | None = None) -> Data:
         """An ``NXdata`` group (default: the entry's ``@default``) with its signal and axes."""
@@ -243,30 +266,72 @@ class Run:
             raise KeyError(f"no NXdata {name!r}; available: {names}")
         g = self.entry[name]
         fields = {k: self._field(v) for k, v in g.items() if isinstance(v, h5py.Dataset)}
-        axes_attr = _attr(g, "axes", [])
-        axes_attr = [axes_attr] if isinstance(axes_attr, str) else list(axes_attr)
-        if self.recorded_status != "completed":
+        axes_attr = _names(_attr(g, "axes", []))
+        if self.recorded_status != "completed" and TAKEN not in fields:
             fields = _complete_records(fields, axes_attr)
         signal = fields[_attr(g, "signal")]
         axes = [fields.get(a) if a != "." else None for a in axes_attr]
         axes += [None] * (signal.values.ndim - len(axes))
-        aux = _attr(g, "auxiliary_signals", [])
-        aux = [aux] if isinstance(aux, str) else aux
-        return Data(name, signal, axes, [fields[a] for a in aux if a in fields], fields)
+        aux = [fields[a] for a in _names(_attr(g, "auxiliary_signals", [])) if a in fields]
+        errors = {f.name: fields[f"{f.name}_errors"] for f in (signal, *aux) if f"{f.name}_errors" in fields}
+        taken = int(fields[TAKEN].values) if TAKEN in fields else None
+        interpretation = _attr(g, "interpretation") or _attr(g[signal.name], "interpretation") or ""
+        return Data(name, signal, axes, aux, fields, errors, taken, _attr(g, "title", "") or "",
+                    interpretation)
 
-    def columns(self) -> dict[str, Field]:
-        """Scalar point columns (the ``data`` group) by name."""
-        return self.data("data").fields if "data" in self.data_names else {}
+    def columns(self, name: str = "data") -> dict[str, Field]:
+        """The records of a table or array channel as flat fields, in the order they were taken.
+
+        A scan's grid is unrolled (C order: the order its cells were filled) and cut to the cells
+        taken; its sweeps are repeated to match, so ``columns()["compliance"]`` lines up with
+        ``columns()["ber_2t2r"]`` as in a log. An array's records come as ``(n, *record)``.
+        """
+        if name not in self.data_names:
+            return {}
+        d = self.data(name)
+        if d.taken is None or "time" not in d.fields:
+            return dict(d.fields)
+        g = self.entry[name]
+        grid = d.fields["time"].values.shape
+        dims = {a: int(_attr(g, f"{a}_indices")) for a in _names(_attr(g, "axes", []))
+                if a != "." and f"{a}_indices" in g.attrs}
+        out = {}
+        for k, f in d.fields.items():
+            v = np.asarray(f.values)
+            if k == TAKEN:
+                continue
+            if k in dims and dims[k] < len(grid):  # a sweep: repeat along its dimension
+                shape = [1] * len(grid)
+                shape[dims[k]] = -1
+                flat = np.broadcast_to(v.reshape(shape), grid).ravel()
+            elif k in dims:  # an axis of the records (frequency of a trace): as it is
+                out[k] = f
+                continue
+            elif v.ndim == 0 and k != "time":  # a sweep of one setpoint
+                flat = np.full(int(np.prod(grid, dtype=np.int64)), v)
+            else:
+                flat = v.reshape((-1, *v.shape[len(grid):]))
+            out[k] = replace(f, values=flat[: d.taken])
+        return out
 
     def __getitem__(self, name: str) -> Field:
-        """A field of the default data group, e.g. ``run["current"].values``."""
-        return self.data()[name]
+        """A point column as flat records in the order taken (:meth:`columns`), else a field of
+        the default NXdata, e.g. ``run["current"].values``."""
+        cols = self.columns()
+        return cols[name] if name in cols else self.data()[name]
 
-    def to_pandas(self):
-        """Scalar columns as a pandas DataFrame (pandas optional)."""
+    def to_pandas(self, name: str = "data"):
+        """The records of a table as a pandas DataFrame, one row per record taken; units and
+        long names in ``df.attrs["units"]``/``df.attrs["long_names"]`` (pandas optional)."""
         import pandas as pd
 
-        return pd.DataFrame({k: f.values for k, f in self.columns().items()})
+        cols = {k: f for k, f in self.columns(name).items() if np.ndim(f.values) == 1}
+        n = max((len(f.values) for f in cols.values()), default=0)
+        cols = {k: f for k, f in cols.items() if len(f.values) == n}
+        df = pd.DataFrame({k: f.values for k, f in cols.items()})
+        df.attrs["units"] = {k: f.units for k, f in cols.items()}
+        df.attrs["long_names"] = {k: f.long_name for k, f in cols.items()}
+        return df
 
     def shapes(self) -> dict[str, dict[str, tuple[int, ...]]]:
         out = {}
@@ -278,6 +343,10 @@ class Run:
                         ds.refresh()
                     out[n][k] = ds.shape
         return out
+
+
+def _names(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
 
 
 def _complete_records(fields: dict[str, Field], axes: list[str]) -> dict[str, Field]:

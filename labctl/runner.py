@@ -161,7 +161,7 @@ class Runner:
         """Everything that can be refused before a file exists: parameters, roles, drivers."""
         p = self.protocol
         p.check_parameters()
-        arrays = list(p.arrays())
+        arrays, tables, plots, scan = list(p.arrays()), list(p.tables()), list(p.plots()), p.scan()
         self.station.check_roles(p.roles())
         self.phase = "connecting"
         self.log.start()
@@ -174,7 +174,8 @@ class Runner:
         try:
             clock = self.connected.clock
             self.writer = RunWriter(
-                self.out, p.COLUMNS, arrays, title=p.title(), entry=self.entry, clock=clock.now
+                self.out, p.COLUMNS, arrays, scan=scan, tables=tables, plots=plots, default=p.DEFAULT,
+                title=p.title(), entry=self.entry, clock=clock.now,
             )
             self.writer.write_metadata(
                 parameters=p.parameter_records(),
@@ -218,6 +219,10 @@ class Runner:
     def array(self, name: str, values: Any, index: Mapping[str, Any]) -> None:
         self._begin_streaming()
         self.writer.append_array(name, values, **index)
+
+    def row(self, table: str, values: Mapping[str, Any]) -> None:
+        self._begin_streaming()
+        self.writer.append_row(table, **values)
 
     def axis(self, name: str, axis: str, values: Any) -> None:
         self._begin_streaming()

@@ -1,51 +1,70 @@
 """Crash-safe NeXus HDF5 run files: one ``NXentry`` per run, data streamed and flushed as taken.
 
-Layout (what silx, h5web and :mod:`labctl.results` read with no help)::
+Layout (what silx, h5web, xarray and :mod:`labctl.results` read with no help)::
 
     /                      NXroot    @default="entry"
-    /entry                 NXentry   @default="data"  title, start_time, end_time, status, ...
-    /entry/data            NXdata    one 1-D field per scalar column, @signal/@axes
-    /entry/<array>         NXdata    one (n_records, *shape) field per array channel + its axes
+    /entry                 NXentry   @default=<the experiment's headline plot>  title, start_time, ...
+    /entry/data            NXdata    the point columns, one field each, over the run's scan
+    /entry/<table>         NXdata    further tables of scalar columns (e.g. a summary per epoch)
+    /entry/<array>         NXdata    one field per array channel: (*scan, *record) + its axes
+    /entry/<plot>          NXdata    one quantity (links to its signal, errors, axes): what to look at
     /entry/instrument      NXinstrument   a group per station role: driver, resource, IDN, ...
     /entry/sample          NXsample       the sample at the start (bench, seed, ...); end_of_run: at the end
     /entry/parameters      NXparameters   protocol parameters with @units
     /entry/program         NXcollection   package versions, git commit
     /entry/log             NXnote         the run's log lines (text/plain), written at the end
 
-Every data field carries ``@units`` and ``@long_name``.
+Scans: a channel (table or array) declared over a grid of :class:`~labctl.schema.Sweep` is stored
+N-dimensional from the start, pre-filled with NaN (integers: their ``_FillValue``), its sweeps as
+HDF5 dimension scales; record ``k`` is written in place into cell ``k`` (C order), and the
+channel's ``points_taken`` says how many cells are filled. A channel without a grid is a log
+that grows along one dimension (the ``time`` of each record, or its unbounded sweep). Either way
+each record is flushed before the call returns, and a killed run shows every point it took, in place.
+Every field carries ``@units`` (``1`` for dimensionless) and ``@long_name``. A rate column
+(:attr:`~labctl.schema.Column.trials`) gets its event count and its 95 % Wilson interval:
+``<rate>_errors`` (NeXus uncertainty: the larger distance from the rate to either bound, so that a
+symmetric error bar covers the interval) and the bounds ``<rate>_ci_low``/``<rate>_ci_high``.
 
 Why the file is written in two phases: HDF5's single-writer/multiple-reader (SWMR) mode lets a
 reader follow a live run and keeps the file readable if the writer is killed, but forbids creating
-objects or attributes once it is on. So :class:`RunWriter` creates every group, field and attribute
-first (the schema: :class:`Column` and :class:`Array` declarations), then switches SWMR on and only
-appends and flushes. :meth:`RunWriter.finish` closes the SWMR file and reopens it normally to write
-the exit status and end time. A run whose writer died keeps ``status = "running"``;
-:mod:`labctl.results` reports it as incomplete.
+objects or attributes once it is on. So :class:`RunWriter` creates every group, field, link and
+attribute first (the schema), then switches SWMR on and only writes and flushes.
+:meth:`RunWriter.finish` closes the SWMR file and reopens it normally to write the exit status and
+end time. A run whose writer died keeps ``status = "running"``; :mod:`labctl.results` reports it as
+incomplete.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import socket
 import time
 import traceback as _tb
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-from labctl.schema import TIME, Array, Axis, Column
+from labctl.schema import TIME, Array, Axis, Column, Plot, Sweep, Table
 
-__all__ = ["Array", "Axis", "Column", "LIBVER", "RunWriter", "STATUSES", "write_tree"]
+__all__ = ["Array", "Axis", "Column", "LIBVER", "Plot", "RunWriter", "STATUSES", "Sweep", "Table",
+           "write_tree"]
 
 #: Oldest/newest HDF5 object formats used: 1.10 is the first with SWMR; pinning the upper bound
 #: keeps files readable by HDF5 1.10+ tools (silx, h5web) whatever HDF5 wrote them.
 LIBVER = ("v110", "v110")
 STATUSES = ("running", "completed", "aborted", "failed")
+#: Groups of an entry that are not data channels.
+RESERVED = frozenset({"instrument", "sample", "parameters", "program", "protocol", "station", "log",
+                      "link_faults"})
+#: Field holding how many cells of a gridded channel are filled.
+TAKEN = "points_taken"
+DIMENSIONLESS = "1"
+CONFIDENCE = 0.95
 _CHUNK_BYTES = 64 * 1024
 _POINT_CHUNK = 1024
 
@@ -55,9 +74,15 @@ def now_iso() -> str:
 
 
 def _set_attrs(obj, units: str | None = None, long_name: str | None = None, **attrs) -> None:
+    """``@units`` (dimensionless: ``1``) and ``@long_name``, the axis label NeXus viewers print
+    as it is: with the units in parentheses (:mod:`labctl.results` takes them off again)."""
+    units = None if units is None else units or DIMENSIONLESS
     if units is not None:
         obj.attrs["units"] = units
     if long_name is not None:
+        suffix = f" ({units})"
+        if units not in (None, DIMENSIONLESS) and not long_name.endswith(suffix):
+            long_name += suffix
         obj.attrs["long_name"] = long_name
     for k, v in attrs.items():
         obj.attrs[k] = v
@@ -67,8 +92,6 @@ def _group(parent: h5py.Group, name: str, nx_class: str) -> h5py.Group:
     g = parent.require_group(name)
     g.attrs["NX_class"] = nx_class
     return g
-
-
 def write_tree(group: h5py.Group, values: Mapping[str, Any]) -> None:
     """Write a nested mapping as fields (strings, numbers, lists) and ``NXcollection`` subgroups.
 
@@ -101,51 +124,200 @@ def write_tree(group: h5py.Group, values: Mapping[str, Any]) -> None:
             ds.attrs["units"] = units
 
 
-class _Appender:
-    """Low-level appends to a 1-D or (n, *shape) chunked dataset: no per-call h5py object churn."""
-
-    __slots__ = ("dset", "dsid", "tail", "mspace", "count", "dtype")
-
-    def __init__(self, dset: h5py.Dataset):
-        self.dset = dset
-        self.dsid = dset.id
-        self.tail = dset.shape[1:]
-        self.dtype = dset.dtype
-        self.mspace = h5py.h5s.create_simple((1, *self.tail))
-        self.count = (1, *self.tail)
-
-    def buffer(self, value) -> np.ndarray:
-        """``value`` as one record (ValueError/TypeError if it cannot be one); nothing written."""
-        return np.ascontiguousarray(value, dtype=self.dtype).reshape(self.count)
-
-    def append(self, n: int, buf: np.ndarray) -> None:
-        """Write record ``n`` from :meth:`buffer`'s result."""
-        self.dsid.set_extent((n + 1, *self.tail))
-        fspace = self.dsid.get_space()
-        fspace.select_hyperslab((n, *(0 for _ in self.tail)), self.count)
-        self.dsid.write(self.mspace, fspace, buf)
+def _fill(dtype: np.dtype):
+    """What a cell not yet taken holds: NaN, or an integer no count or index takes."""
+    if dtype.kind in "fc":
+        return np.nan
+    if dtype.kind == "i":
+        return np.iinfo(dtype).min
+    if dtype.kind == "u":
+        return np.iinfo(dtype).max
+    return False
 
 
 def _missing(dtype: np.dtype):
     return np.nan if dtype.kind in "fc" else 0
 
 
-@dataclass
+class _Slot:
+    """Writes one field's value of record ``k``: in place in a grid, or appended to a log.
+
+    Low-level h5py calls with the memory and file spaces made once: no per-call object churn.
+    """
+
+    __slots__ = ("dsid", "dtype", "count", "mspace", "fspace", "tail", "log", "scalar")
+
+    def __init__(self, dset: h5py.Dataset, lead: int, log: bool):
+        self.dsid = dset.id
+        self.dtype = dset.dtype
+        self.log = log
+        record = dset.shape[lead:]
+        self.tail = tuple(0 for _ in record)
+        self.count = (1,) * lead + record
+        self.scalar = dset.shape == ()
+        self.mspace = None if self.scalar else h5py.h5s.create_simple(self.count)
+        self.fspace = None if (log or self.scalar) else self.dsid.get_space()
+
+    def buffer(self, value) -> np.ndarray:
+        """``value`` as one record (ValueError/TypeError if it cannot be one); nothing written."""
+        return np.ascontiguousarray(value, dtype=self.dtype).reshape(self.count)
+
+    def write(self, cell: tuple[int, ...], buf: np.ndarray) -> None:
+        if self.scalar:
+            self.dsid.write(h5py.h5s.ALL, h5py.h5s.ALL, buf)
+            return
+        if self.log:
+            n = cell[0]
+            self.dsid.set_extent((n + 1, *self.count[1:]))
+            fspace = self.dsid.get_space()
+        else:
+            fspace = self.fspace
+        fspace.select_hyperslab((*cell, *self.tail), self.count)
+        self.dsid.write(self.mspace, fspace, buf)
+
+
+class _SweepAxis:
+    """The values of one sweep of a grid: declared ones are checked, unknown ones written once."""
+
+    __slots__ = ("sweep", "dim", "slot", "known", "values")
+
+    def __init__(self, sweep: Sweep, dim: int | None, slot: _Slot):
+        self.sweep, self.dim, self.slot = sweep, dim, slot
+        self.values = np.array(sweep.values or [np.nan] * sweep.size, dtype=float)
+        self.known = np.full(sweep.size, bool(sweep.values))
+
+    def check(self, cell: tuple[int, ...], value, todo: list) -> None:
+        i = cell[self.dim] if self.dim is not None else 0
+        if value is None:
+            return
+        v = float(value)
+        if not self.known[i]:
+            todo.append((self, i, v))
+        elif not math.isclose(v, self.values[i], rel_tol=1e-9, abs_tol=1e-300):
+            raise ValueError(
+                f"{self.sweep.name}={v:g} where the scan has {self.values[i]:g} (index {i}): "
+                "records must come in the order of the declared sweeps (last one fastest)")
+
+    def fill(self, i: int, v: float) -> None:
+        self.values[i], self.known[i] = v, True
+        cell = (i,) if self.dim is not None else ()
+        self.slot.write(cell, self.slot.buffer(v))
+
+
+def _wilson(k: float, n: float) -> tuple[float, float]:
+    from labctl.stats import wilson_interval  # scipy: imported by runs that record rates only
+
+    return wilson_interval(k, n, CONFIDENCE)
+
+
+class _Rate:
+    """Count and Wilson interval of a rate column, computed from each record."""
+
+    __slots__ = ("column", "count", "trials", "slots")
+
+    def __init__(self, column: Column, slots: dict[str, _Slot]):
+        self.column, self.slots = column, slots
+        self.count, self.trials = column.count, column.trials
+
+    def buffers(self, values: Mapping[str, Any]) -> list[tuple[_Slot, np.ndarray]]:
+        rate = values.get(self.column.name)
+        n = self.trials if isinstance(self.trials, int) else values.get(self.trials)
+        k = values.get(self.count) if self.count else (None if rate is None or n is None else rate * n)
+        out = {"ci_low": np.nan, "ci_high": np.nan, "errors": np.nan, "count": np.nan}
+        try:
+            n, k = float(n), float(round(float(k)))
+            lo, hi = _wilson(k, n)
+            if not (lo == lo and hi == hi):  # no trials: no interval
+                raise ValueError
+        except (TypeError, ValueError):
+            pass  # no rate, no trials, or counts that are not counts: the interval stays NaN
+        else:
+            r = float(rate) if rate is not None else k / n
+            out.update(ci_low=lo, ci_high=hi, errors=max(r - lo, hi - r), count=k)
+        return [(slot, slot.buffer(out[key])) for key, slot in self.slots.items()]
+
+
 class _Channel:
-    array: Array
-    data: _Appender
-    index: list[tuple[Column, _Appender]]
-    time: _Appender
-    axes: dict[str, h5py.Dataset] = field(default_factory=dict)
-    n: int = 0
+    """A table or an array channel: its group, the slots a record fills, its grid and sweeps."""
+
+    def __init__(self, name: str, group: h5py.Group, grid: tuple[Sweep, ...] | None):
+        self.name, self.group, self.grid = name, group, grid
+        self.log = grid is None or (len(grid) == 1 and grid[0].unbounded)
+        self.shape = () if self.log else tuple(s.size for s in grid)
+        self.kept = [] if self.log else [k for k, s in enumerate(grid) if s.size > 1]
+        self.total = None if self.log else int(np.prod(self.shape, dtype=np.int64))
+        self.slots: list[tuple[str, _Slot]] = []  # (value key, slot): written from the record
+        self.sweeps: dict[str, _SweepAxis] = {}
+        self.rates: list[_Rate] = []
+        self.time: _Slot | None = None
+        self.taken: _Slot | None = None
+        self.axes: dict[str, h5py.Dataset] = {}  # record axes of an array channel
+        self.scales: list[h5py.Dataset] = []  # dimension scales of the leading (record) dimensions
+        self.coordinates: list[str] = []  # sweeps of one setpoint: scalar coordinates
+        self.names: frozenset[str] = frozenset()  # what a record may name
+        self.n = 0
+
+    @property
+    def lead(self) -> tuple[int, ...]:
+        """Leading (record) shape of the fields: the grid without its single-setpoint sweeps."""
+        return (0,) if self.log else tuple(self.shape[k] for k in self.kept)
+
+    def sweep_names(self) -> set[str]:
+        return set() if self.log else {s.name for s in self.grid}
+
+    def cell(self) -> tuple[int, ...]:
+        if self.log:
+            return (self.n,)
+        if self.n >= self.total:
+            raise IndexError(f"{self.name}: the scan {self.shape} is full ({self.total} records); "
+                             "more records than the declared sweeps have setpoints")
+        return tuple(int(i) for i in np.unravel_index(self.n, self.shape))
+
+    def record(self, values: Mapping[str, Any], extra: Sequence[tuple[_Slot, np.ndarray]] = ()) -> None:
+        """Write one record: check everything first, so a bad value writes nothing."""
+        full = self.cell()
+        todo: list = []
+        for name, axis in self.sweeps.items():
+            axis.check(full, values.get(name), todo)
+        cell = full if self.log else tuple(full[k] for k in self.kept)
+        bufs = list(extra)
+        bufs += [(slot, slot.buffer(values.get(key, _missing(slot.dtype)))) for key, slot in self.slots]
+        for rate in self.rates:
+            bufs += rate.buffers(values)
+        for axis, i, v in todo:
+            axis.fill(i, v)
+        for slot, buf in bufs:
+            slot.write(cell, buf)
+        self.n += 1
+        if self.taken is not None:
+            self.taken.write((), self.taken.buffer(self.n))
+
+
+def _chunks(shape: tuple[int, ...], lead: int, itemsize: int, log: bool) -> tuple[int, ...] | None:
+    """Chunks of about 64 kB: whole records, as many leading cells as fit (a log: up to 1024)."""
+    if not shape:
+        return None
+    record = shape[lead:]
+    per = max(1, int(np.prod(record, dtype=np.int64)) * itemsize)
+    if log:
+        k = 1024 if not record else int(min(1024, max(1, _CHUNK_BYTES // per)))
+        return (k, *record)
+    chunks, budget = [], max(1, _CHUNK_BYTES // per)
+    for n in reversed(shape[:lead]):  # innermost dimensions first
+        take = int(min(n, budget))
+        chunks.insert(0, take)
+        budget = max(1, budget // max(take, 1))
+    return (*chunks, *record)
 
 
 class RunWriter:
     """Write one run to ``path`` (a new file, or a new entry of an existing file).
 
-    Phase 1 (``__init__``, :meth:`write_metadata`): create the schema and metadata.
-    Phase 2 (:meth:`start`, then :meth:`append`/:meth:`append_array`/:meth:`set_axis`):
-    SWMR streaming, every call flushed to disk before it returns.
+    Phase 1 (``__init__``, :meth:`write_metadata`): create the schema and metadata. ``columns``
+    (over ``scan``) are the table ``data``; ``tables``, ``arrays`` further channels; ``plots`` the
+    NXdata groups to look at, ``default`` the one the entry opens on.
+    Phase 2 (:meth:`start`, then :meth:`append`/:meth:`append_row`/:meth:`append_array`/
+    :meth:`set_axis`): SWMR streaming, every call flushed to disk before it returns.
     Phase 3 (:meth:`finish`): status, end time, messages.
     """
 
@@ -155,6 +327,10 @@ class RunWriter:
         columns: Sequence[Column] = (),
         arrays: Sequence[Array] = (),
         *,
+        scan: Sequence[Sweep] | None = None,
+        tables: Sequence[Table] = (),
+        plots: Sequence[Plot] = (),
+        default: str = "",
         title: str = "",
         entry: str = "entry",
         clock: Callable[[], float] = time.monotonic,
@@ -165,16 +341,24 @@ class RunWriter:
         self._t0 = clock()
         self._wall0 = time.time()
         self.columns = self._point_columns(columns)
+        self.tables = {t.name: t for t in tables}
+        if self.columns:
+            self.tables = {"data": Table("data", self.columns, None if scan is None else tuple(scan)),
+                           **self.tables}
         self.arrays = {a.name: a for a in arrays}
-        if len(self.arrays) != len(arrays):
-            raise ValueError("array names must be distinct")
-        clash = set(self.arrays) & {"data", "instrument", "sample", "parameters", "program", "log"}
+        self.plots = {p.name: p for p in plots}
+        names = [*self.tables, *self.arrays, *self.plots]
+        if len(set(names)) != len(names) or len(self.tables) != len(tables) + bool(self.columns):
+            raise ValueError(f"table, array and plot names {names} must be distinct")
+        clash = set(names) & RESERVED
         if clash:
-            raise ValueError(f"array names {sorted(clash)} are reserved NeXus group names")
+            raise ValueError(f"names {sorted(clash)} are reserved NeXus group names")
+        if default and default not in names:
+            raise ValueError(f"default plot {default!r} is none of {names}")
+        self.default = default or next(iter(self.plots), None) or next(iter(names), None)
         self.status = "running"
         self._streaming = False
         self._closed = False
-        self.n_points = 0
 
         self.created_file = not self.path.exists()
         self.file = h5py.File(self.path, "w-" if self.created_file else "a", libver=LIBVER)
@@ -195,9 +379,12 @@ class RunWriter:
         names = [c.name for c in cols]
         if len(set(names)) != len(names):
             raise ValueError(f"column names {names} must be distinct")
-        if cols and "time" not in names:
-            cols.append(TIME)
         return cols
+
+    @property
+    def n_points(self) -> int:
+        ch = self._channels.get("data")
+        return 0 if ch is None else ch.n
 
     # -- phase 1: schema and metadata ---------------------------------------------------------
     def _create(self, title: str) -> None:
@@ -212,59 +399,222 @@ class RunWriter:
         e.attrs["writer_pid"] = os.getpid()
         e.attrs["writer_host"] = socket.gethostname()
         write_tree(e, {"title": title, "start_time": now_iso(), "status": "running"})
-
-        self._points: list[tuple[Column, _Appender]] = []
-        if self.columns:
-            g = _group(e, "data", "NXdata")
-            axes = [c.name for c in self.columns if c.axis]
-            signals = [c.name for c in self.columns if not c.axis and c is not TIME]
-            g.attrs["signal"] = (signals or axes or ["time"])[0]
-            if signals[1:]:
-                g.attrs["auxiliary_signals"] = signals[1:]
-            g.attrs["axes"] = axes[:1] or ["."]
-            for a in axes:
-                g.attrs[f"{a}_indices"] = 0
-            for c in self.columns:
-                ds = g.create_dataset(
-                    c.name, shape=(0,), maxshape=(None,), chunks=(_POINT_CHUNK,), dtype=c.dtype
-                )
-                _set_attrs(ds, c.units, c.label)
-                self._points.append((c, _Appender(ds)))
+        signals: dict[str, str] = {}  # each table's own @signal: its default plot's, else its first plot's
+        for p in sorted(self.plots.values(), key=lambda p: p.name != self.default):
+            signals.setdefault(p.channel, p.signal)
         self._channels: dict[str, _Channel] = {}
+        for t in self.tables.values():
+            self._channels[t.name] = self._create_table(e, t, signals.get(t.name))
         for a in self.arrays.values():
             self._channels[a.name] = self._create_array(e, a)
-        default = "data" if self.columns else next(iter(self.arrays), None)
-        if default:
-            e.attrs["default"] = default
+        for p in self.plots.values():
+            self._create_plot(e, p)
+        if self.default:
+            e.attrs["default"] = self.default
         f.flush()
+
+    def _field(self, g: h5py.Group, ch: _Channel, name: str, record: tuple[int, ...], dtype,
+               units: str, long_name: str, key: str | None = None) -> _Slot:
+        """A field of channel ``ch`` holding ``record``-shaped values per cell, and its slot."""
+        dtype = np.dtype(dtype)
+        shape = (*ch.lead, *record)
+        fill = _fill(dtype)
+        kwargs = {}
+        if ch.log:
+            kwargs["maxshape"] = (None, *record)
+        ds = g.create_dataset(name, shape=shape, dtype=dtype, fillvalue=fill,
+                              chunks=_chunks(shape, len(ch.lead), dtype.itemsize, ch.log), **kwargs)
+        _set_attrs(ds, units, long_name or name)
+        if dtype.kind in "iu" and not ch.log:
+            ds.attrs["_FillValue"] = np.array(fill, dtype=dtype)  # netCDF readers mask cells not taken
+        if ch.coordinates:
+            ds.attrs["coordinates"] = " ".join(ch.coordinates)
+        slot = _Slot(ds, len(ch.lead), ch.log)
+        if key is not None:
+            ch.slots.append((key, slot))
+        return slot
+
+    def _sweeps(self, g: h5py.Group, ch: _Channel, columns: Mapping[str, Column]) -> None:
+        """The sweep fields of a grid: 1-D dimension scales, or scalars for single setpoints."""
+        if ch.log:
+            return
+        for k, s in enumerate(ch.grid):
+            col = columns.get(s.name)
+            if col is None:
+                raise ValueError(f"{ch.name}: sweep {s.name!r} names no column of it "
+                                 f"({sorted(columns)})")
+            dim = k if s.size > 1 else None
+            data = np.array(s.values or [np.nan] * s.size, dtype=float)
+            ds = g.create_dataset(s.name, data=data if dim is not None else data[0])
+            _set_attrs(ds, col.units, col.label)
+            if dim is not None:
+                ds.make_scale(s.name)
+                ch.scales.append(ds)
+            else:
+                ch.coordinates.append(s.name)
+            ch.sweeps[s.name] = _SweepAxis(s, dim, _Slot(ds, 1 if dim is not None else 0, False))
+
+    def _nxdata_axes(self, g: h5py.Group, ch: _Channel, log_axis: str | None,
+                     record_axes: Sequence[str] = ()) -> list[str]:
+        if ch.log:
+            lead = [log_axis or "."]
+        else:
+            lead = [ch.grid[k].name for k in ch.kept]
+        axes = [*lead, *record_axes]
+        if axes:
+            g.attrs["axes"] = axes
+        for k, a in enumerate(axes):
+            if a != ".":
+                g.attrs[f"{a}_indices"] = k
+        return axes
+
+    def _taken(self, g: h5py.Group, ch: _Channel) -> None:
+        if not ch.log:
+            ds = g.create_dataset(TAKEN, data=np.int64(0))
+            _set_attrs(ds, DIMENSIONLESS, "Records taken (cells filled in scan order)")
+            ch.taken = _Slot(ds, 0, False)
+
+    @staticmethod
+    def _attach(ch: _Channel, g: h5py.Group) -> None:
+        """Attach the leading dimension scales (sweeps, or the log's index) to every record field."""
+        for ds in g.values():
+            if isinstance(ds, h5py.Dataset) and ds.ndim >= len(ch.lead) and not ds.is_scale:
+                for k, scale in enumerate(ch.scales):
+                    ds.dims[k].attach_scale(scale)
+                    ds.dims[k].label = scale.name.rsplit("/", 1)[-1]
+
+    def _create_table(self, e: h5py.Group, t: Table, signal: str | None) -> _Channel:
+        g = _group(e, t.name, "NXdata")
+        ch = _Channel(t.name, g, t.grid)
+        columns = {c.name: c for c in t.columns}
+        if "time" not in columns:
+            columns["time"] = TIME
+        self._sweeps(g, ch, columns)
+        sweeps = ch.sweep_names()
+        for c in columns.values():
+            if c.name in sweeps:
+                continue
+            slot = self._field(g, ch, c.name, (), c.dtype, c.units, c.label, key=c.name)
+            if c.name == "time":
+                ch.time = slot
+        for c in columns.values():
+            if not c.is_rate:
+                continue
+            if c.count and c.count not in columns:
+                raise ValueError(f"{t.name}: rate {c.name!r} counts in {c.count!r}, not a column")
+            if isinstance(c.trials, str) and c.trials not in columns:
+                raise ValueError(f"{t.name}: rate {c.name!r} has trials {c.trials!r}, not a column")
+            parts = {"errors": f"95 % confidence half-width covering the interval ({c.label})",
+                     "ci_low": f"95 % confidence interval, lower bound ({c.label})",
+                     "ci_high": f"95 % confidence interval, upper bound ({c.label})"}
+            if not c.count:
+                parts["count"] = f"Events counted ({c.label} x trials)"
+            slots = {}
+            for part, long_name in parts.items():
+                name = f"{c.name}_{part}"
+                if name in columns:
+                    raise ValueError(f"{t.name}: column {name!r} clashes with the rate fields of {c.name!r}")
+                units = DIMENSIONLESS if part == "count" else c.units
+                slots[part] = self._field(g, ch, name, (), "f8", units, long_name)
+                if part == "errors":
+                    g[name].attrs["confidence_level"] = CONFIDENCE
+                    g[name].attrs["interval"] = "Wilson score interval"
+            if isinstance(c.trials, int):
+                g[c.name].attrs["trials"] = c.trials
+            ch.rates.append(_Rate(c, slots))
+        self._taken(g, ch)
+        ch.names = frozenset(columns)
+        if TAKEN in columns:
+            raise ValueError(f"{t.name}: column name {TAKEN!r} is reserved")
+        # what to plot from the table itself: its first signal, over its sweeps or first axis column
+        axis_cols = [c.name for c in t.columns if c.axis and c.name not in sweeps]
+        if ch.log:
+            unbounded = t.grid[0].name if t.grid else None
+            if unbounded is not None and unbounded not in columns:
+                raise ValueError(f"{t.name}: sweep {unbounded!r} names no column of it")
+            log_axis = unbounded or (axis_cols[0] if axis_cols else None)
+            ch.scales.append(g[unbounded or "time"])
+            g[unbounded or "time"].make_scale(unbounded or "time")
+        else:
+            log_axis = None
+        plain = [c.name for c in t.columns if not c.axis and c.name not in sweeps]
+        g.attrs["signal"] = signal or (plain or axis_cols or ["time"])[0]
+        self._nxdata_axes(g, ch, log_axis)
+        self._attach(ch, g)
+        return ch
 
     def _create_array(self, e: h5py.Group, a: Array) -> _Channel:
         g = _group(e, a.name, "NXdata")
-        record_bytes = int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize
-        k = int(min(1024, max(1, _CHUNK_BYTES // record_bytes)))
-        ds = g.create_dataset(
-            a.name, shape=(0, *a.shape), maxshape=(None, *a.shape), chunks=(k, *a.shape),
-            dtype=a.dtype,
-        )
-        _set_attrs(ds, a.units, a.label)
+        ch = _Channel(a.name, g, a.grid)
+        index = {c.name: c for c in (*a.index, TIME)}
+        self._sweeps(g, ch, index)
+        sweeps = ch.sweep_names()
+        slot = self._field(g, ch, a.name, a.shape, a.dtype, a.units, a.label)
         if len(a.shape) in (1, 2):
-            ds.attrs["interpretation"] = "spectrum" if len(a.shape) == 1 else "image"
+            g[a.name].attrs["interpretation"] = "spectrum" if len(a.shape) == 1 else "image"
         g.attrs["signal"] = a.name
-        g.attrs["axes"] = [a.index[0].name if a.index else "."] + [x.name for x in a.axis_list()]
-        axes = {}
-        for k_dim, (ax, n) in enumerate(zip(a.axis_list(), a.shape, strict=True)):
-            axes[ax.name] = g.create_dataset(ax.name, data=np.arange(n, dtype="f8"))
-            _set_attrs(axes[ax.name], ax.units, ax.long_name or ax.name)
-            g.attrs[f"{ax.name}_indices"] = k_dim + 1
-        index = []
-        for c in (*a.index, TIME):
-            ids = g.create_dataset(
-                c.name, shape=(0,), maxshape=(None,), chunks=(_POINT_CHUNK,), dtype=c.dtype
-            )
-            _set_attrs(ids, c.units, c.label)
-            g.attrs[f"{c.name}_indices"] = 0
-            index.append((c, _Appender(ids)))
-        return _Channel(a, _Appender(ds), index[:-1], index[-1][1], axes)
+        for c in index.values():
+            if c.name not in sweeps:
+                s = self._field(g, ch, c.name, (), c.dtype, c.units, c.label, key=c.name)
+                if c.name == "time":
+                    ch.time = s
+        self._taken(g, ch)
+        for ax, n in zip(a.axis_list(), a.shape, strict=True):
+            ds = g.create_dataset(ax.name, data=np.arange(n, dtype="f8"))
+            _set_attrs(ds, ax.units, ax.long_name or ax.name)
+            ds.make_scale(ax.name)
+            ch.axes[ax.name] = ds
+        log_axis = None
+        if ch.log:
+            unbounded = a.grid[0].name if a.grid else None
+            log_axis = unbounded or (a.index[0].name if a.index else None)
+            ch.scales.append(g[unbounded or "time"])
+            g[unbounded or "time"].make_scale(unbounded or "time")
+        self._nxdata_axes(g, ch, log_axis, [ax.name for ax in a.axis_list()])
+        self._attach(ch, g)
+        lead = len(ch.lead)
+        for k, ax in enumerate(a.axis_list()):
+            g[a.name].dims[lead + k].attach_scale(ch.axes[ax.name])
+            g[a.name].dims[lead + k].label = ax.name
+        ch.slots.insert(0, (a.name, slot))  # the array itself: filled from the call's values
+        return ch
+
+    def _create_plot(self, e: h5py.Group, p: Plot) -> None:
+        src = self.entry.get(p.channel)
+        ch = self._channels.get(p.channel)
+        if ch is None:
+            raise ValueError(f"plot {p.name!r}: no table or array {p.channel!r}")
+        fields = [p.signal, *p.auxiliary]
+        missing = [n for n in fields if n not in src]
+        if missing:
+            raise ValueError(f"plot {p.name!r}: {p.channel} has no field {missing}")
+        units = {n: src[n].attrs.get("units") for n in fields}
+        odd = [n for n in p.auxiliary if units[n] != units[p.signal]]
+        if odd:
+            raise ValueError(f"plot {p.name!r}: auxiliary signals {odd} are not in the units of "
+                             f"{p.signal!r} ({units[p.signal]}): give them their own plot")
+        g = _group(e, p.name, "NXdata")
+        rate_parts = [f"{n}_{part}" for n in fields for part in ("errors", "ci_low", "ci_high", "count")]
+        links = [*fields, *rate_parts, "time", TAKEN, *ch.coordinates,
+                 *(s.name for s in ch.scales)]
+        axes = list(src.attrs.get("axes", []))
+        links += [a for a in axes if a != "."]
+        for name in dict.fromkeys(links):
+            if name in src and name not in g:
+                g[name] = src[name]  # a hard link: the same field, no copy
+        g.attrs["signal"] = p.signal
+        if p.auxiliary:
+            g.attrs["auxiliary_signals"] = list(p.auxiliary)
+        if axes:
+            g.attrs["axes"] = axes
+            for k, a in enumerate(axes):
+                if a != ".":
+                    g.attrs[f"{a}_indices"] = k
+        g.attrs["title"] = p.title or src[p.signal].attrs.get("long_name", p.signal)
+        if p.interpretation:
+            g.attrs["interpretation"] = p.interpretation
+            for n in fields:
+                src[n].attrs["interpretation"] = p.interpretation
 
     def write_metadata(
         self,
@@ -308,7 +658,7 @@ class RunWriter:
 
     # -- phase 2: streaming -----------------------------------------------------------------------
     def start(self) -> None:
-        """Switch to SWMR: from now on only appends, each flushed before returning."""
+        """Switch to SWMR: from now on only writes, each flushed before returning."""
         if not self._streaming:
             self.file.flush()
             self.file.swmr_mode = True
@@ -319,43 +669,40 @@ class RunWriter:
 
     def append(self, **values: Any) -> None:
         """Append one point: a value per declared column (missing ones: NaN, or 0 for ints)."""
-        if not self._points:
+        if "data" not in self._channels:
             raise KeyError("this run declares no columns")
-        unknown = set(values) - {c.name for c, _ in self._points}
-        if unknown:
-            raise KeyError(
-                f"unknown column(s) {sorted(unknown)}; declared: {[c.name for c in self.columns]}"
-            )
-        if not self._streaming:
-            self.start()
-        if "time" not in values:
-            values["time"] = self.elapsed()
-        # every value converted first: a bad one fails before any column grows (no ragged columns)
-        bufs = [app.buffer(values.get(c.name, _missing(app.dtype))) for c, app in self._points]
-        n = self.n_points
-        for (_, app), buf in zip(self._points, bufs, strict=True):
-            app.append(n, buf)
-        self.n_points = n + 1
-        self.file.flush()
+        self.append_row("data", **values)
+
+    def append_row(self, table: str, **values: Any) -> None:
+        """Record one row of ``table`` (the next cell of its scan, or the end of its log)."""
+        ch = self._channel(table)
+        if table not in self.tables:
+            raise KeyError(f"{table!r} is an array channel, not a table")
+        if not ch.names.issuperset(values):
+            unknown = set(values) - ch.names
+            raise KeyError(f"unknown column(s) {sorted(unknown)}; declared: "
+                           f"{[c.name for c in self.tables[table].columns]}")
+        self._record(ch, values)
 
     def append_array(self, name: str, values: Any, **index: Any) -> None:
-        """Append one record to array channel ``name`` (with its index scalars)."""
+        """Record one array of channel ``name`` with its index scalars."""
         ch = self._channel(name)
-        a = ch.array
+        if name not in self.arrays:
+            raise KeyError(f"{name!r} is a table, not an array channel")
+        a = self.arrays[name]
         arr = np.asarray(values)
         if arr.shape != a.shape:
             raise ValueError(f"array {name!r}: got shape {arr.shape}, declared {a.shape}")
-        unknown = set(index) - {c.name for c, _ in ch.index}
+        unknown = set(index) - {c.name for c in a.index}
         if unknown:
             raise KeyError(f"array {name!r}: unknown index {sorted(unknown)}")
-        bufs = [(ch.data, ch.data.buffer(arr))]
-        bufs += [(app, app.buffer(index.get(c.name, _missing(app.dtype)))) for c, app in ch.index]
-        bufs.append((ch.time, ch.time.buffer(self.elapsed())))
+        self._record(ch, {**index, name: arr})
+
+    def _record(self, ch: _Channel, values: dict[str, Any]) -> None:
+        values.setdefault("time", self.elapsed())
         if not self._streaming:
             self.start()
-        for app, buf in bufs:
-            app.append(ch.n, buf)
-        ch.n += 1
+        ch.record(values)
         self.file.flush()
 
     def set_axis(self, name: str, axis: str, values: Any) -> None:
@@ -367,6 +714,8 @@ class RunWriter:
         arr = np.asarray(values, dtype="f8")
         if arr.shape != ds.shape:
             raise ValueError(f"axis {name}.{axis}: got shape {arr.shape}, declared {ds.shape}")
+        if not self._streaming:
+            self.start()
         ds[...] = arr
         self.file.flush()
 
@@ -374,7 +723,7 @@ class RunWriter:
         try:
             return self._channels[name]
         except KeyError:
-            raise KeyError(f"unknown array {name!r}; declared: {list(self._channels)}") from None
+            raise KeyError(f"unknown array or table {name!r}; declared: {list(self._channels)}") from None
 
     # -- phase 3: exit status -----------------------------------------------------------------
     def finish(self, status: str, message: str = "", traceback: str = "",

@@ -102,7 +102,7 @@ def test_run_show_plot_list(in_tmp, capsys):
     assert "data: current (A) (6,)  axes [voltage]" in out
     assert main(["plot", "iv.h5", "--out-dir", "figs"]) == 0
     pngs = sorted(p.name for p in (in_tmp / "figs").iterdir())
-    assert pngs == ["iv_again_figure.png", "iv_entry_figure.png"]
+    assert pngs == ["iv_again_default.png", "iv_again_figure.png", "iv_entry_default.png", "iv_entry_figure.png"]
     assert (in_tmp / "figs" / pngs[0]).read_bytes()[:4] == b"\x89PNG"
     assert main(["list"]) == 0
     out = capsys.readouterr().out
