@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.protocol import Column, FloatParameter, IntegerParameter, Protocol, Role
+from labctl.protocol import Column, FloatParameter, IntegerParameter, Protocol, Role, Sweep
 
 
 class DemoIV(Protocol):
@@ -39,9 +39,14 @@ class DemoIV(Protocol):
         self.smu.source_voltage = self.v_start
         self.smu.enable_source()
 
+    def voltages(self):
+        return np.linspace(self.v_start, self.v_stop, self.points)
+
+    def scan(self):
+        return (Sweep("voltage", self.voltages()),)
+
     def execute(self):
-        voltages = np.linspace(self.v_start, self.v_stop, self.points)
-        for k, v in enumerate(voltages):
+        for k, v in enumerate(self.voltages()):
             self.smu.source_voltage = v
             self.wait(self.settle)
             self.emit_point(voltage=v, current=self.smu.current)

@@ -11,9 +11,12 @@ code, and lets the die be programmed at lower current and energy).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from labctl.protocol import Array, Column, IntegerParameter, Parameter, ParameterError
+from labctl.plotting import rate_errorbar
+from labctl.protocol import Array, Column, IntegerParameter, Parameter, ParameterError, Plot, Sweep
 from labctl.protocols._rram.base import FormsFirst, RRAMDieProtocol, VerifyParameters
 from labctl.protocols._rram.figures import bit_map
 from labctl.protocols._rram.layout import BIT_AXES, COLS, ROWS
@@ -28,9 +31,10 @@ class BitErrorRate(FormsFirst, VerifyParameters, RRAMDieProtocol):
 
     NAME = "rram_bit_error_rate"
     COLUMNS = (Column("compliance", "A", "SET compliance current", axis=True),
-               Column("ber_2t2r", "", "Bit-error rate, 2T2R (PCSA)"),
-               Column("ber_1t1r", "", "Bit-error rate, 1T1R (reference read)"),
-               Column("cycles", "", "Endurance cycles before the test"),
+               Column("ber_2t2r", "", "Bit-error rate, 2T2R (PCSA)", count="errors_2t2r", trials="bits"),
+               Column("ber_1t1r", "", "Bit-error rate, 1T1R (reference read)", count="errors_1t1r",
+                      trials="bits"),
+               Column("cycles", "", "Endurance cycles before the test", axis=True),
                Column("errors_2t2r", "", "Errors, 2T2R"),
                Column("errors_1t1r", "", "Errors, 1T1R"),
                Column("bits", "", "Bits tested"),
@@ -38,10 +42,12 @@ class BitErrorRate(FormsFirst, VerifyParameters, RRAMDieProtocol):
                Column("r_lrs_median", "ohm", "Median LRS resistance"),
                Column("r_hrs_median", "ohm", "Median HRS resistance"),
                Column("reference", "ohm", "1T1R reference resistance"))
-    ARRAYS = (Array("error_map_2t2r", (ROWS, COLS), "", "Error count per bit, 2T2R",
-                    axes=BIT_AXES, index=CONDITION, dtype="i4"),
-              Array("error_map_1t1r", (ROWS, COLS), "", "Error count per bit, 1T1R",
-                    axes=BIT_AXES, index=CONDITION, dtype="i4"))
+    PLOTS = (Plot("ber", "ber_2t2r", ("ber_1t1r",), interpretation="spectrum",
+                  title="Bit-error rate vs SET compliance current"),
+             Plot("energy", "energy_per_bit", interpretation="spectrum", title="Programming energy per bit"),
+             Plot("resistance_medians", "r_hrs_median", ("r_lrs_median", "reference"), interpretation="spectrum",
+                  title="Median HRS, LRS and 1T1R reference resistance"))
+    DEFAULT = "ber"
 
     compliances = Parameter("SET compliance currents (A, comma-separated)",
                             default="20e-6, 30e-6, 50e-6, 100e-6, 200e-6")
@@ -52,11 +58,25 @@ class BitErrorRate(FormsFirst, VerifyParameters, RRAMDieProtocol):
     seed = IntegerParameter("Seed of the random patterns", default=0, minimum=0,
                             maximum=2**31 - 1)
 
-    def startup(self):
-        self.currents = parse_floats(self.compliances, "compliances")
-        self.cycle_targets = sorted(int(c) for c in parse_floats(self.cycle_points, "cycle_points"))
-        if self.cycle_targets[0] < 0:
+    def conditions(self) -> tuple[list[float], list[int]]:
+        """(compliance currents, cumulative cycle counts), in the order they are measured."""
+        currents = parse_floats(self.compliances, "compliances")
+        cycle_targets = sorted(int(c) for c in parse_floats(self.cycle_points, "cycle_points"))
+        if cycle_targets[0] < 0:
             raise ParameterError("cycle_points: cycle counts cannot be negative")
+        return currents, cycle_targets
+
+    def scan(self):
+        currents, cycle_targets = self.conditions()
+        return (Sweep("cycles", cycle_targets), Sweep("compliance", currents))
+
+    def arrays(self):
+        return tuple(Array(f"error_map_{name}", (ROWS, COLS), "", f"Error count per bit, {name.upper()}",
+                           axes=BIT_AXES, index=CONDITION, dtype="i4", grid=self.scan())
+                     for name in ("2t2r", "1t1r"))
+
+    def startup(self):
+        self.currents, self.cycle_targets = self.conditions()
         super().startup()
         self.configure_verify()
 
@@ -100,27 +120,31 @@ class BitErrorRate(FormsFirst, VerifyParameters, RRAMDieProtocol):
     def figure(cls, run):
         import matplotlib.pyplot as plt
 
-        i_c, cyc = run["compliance"].values, run["cycles"].values
-        bits = run["bits"].values
+        cols = run.columns()
+        i_c, cyc = cols["compliance"].values, cols["cycles"].values
+        bits = cols["bits"].values
         fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), layout="constrained")
-        floor = 0.5 / bits  # zero errors drawn at half a count
+        floor = 0.5 / np.max(bits)  # zero errors drawn at half a count; bars: 95 % intervals
+        axes[0].set_yscale("log")
+        axes[1].set(xscale="log", yscale="log")
         for c in np.unique(cyc):
             sel = cyc == c
             tag = f" ({c:.0e} cycles)" if np.unique(cyc).size > 1 else ""
+            part = {k: replace(f, values=f.values[sel]) for k, f in cols.items()}
             for name, style in (("2t2r", "o-"), ("1t1r", "s--")):
-                ber = np.maximum(run[f"ber_{name}"].values[sel], floor[sel])
-                axes[0].semilogy(i_c[sel] * 1e6, ber, style, label=name.upper() + tag)
-                axes[1].loglog(run["energy_per_bit"].values[sel], ber, style,
-                               label=name.upper() + tag)
+                rate_errorbar(axes[0], i_c[sel] * 1e6, part, f"ber_{name}", style, floor,
+                              label=name.upper() + tag)
+                rate_errorbar(axes[1], part["energy_per_bit"].values, part, f"ber_{name}", style, floor,
+                              label=name.upper() + tag)
         axes[0].set_xlabel("SET compliance current (uA)")
         axes[1].set_xlabel("Programming energy per bit (J)")
         for ax in axes[:2]:
             ax.set_ylabel("Bit-error rate")
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=8)
-        worst = int(np.argmax(run["ber_1t1r"].values))
+        worst = int(np.argmax(cols["ber_1t1r"].values))
         for ax, name in zip(axes[2:], ("2t2r", "1t1r"), strict=True):
-            m = run.data(f"error_map_{name}").signal.values[worst]
+            m = run.columns(f"error_map_{name}")[f"error_map_{name}"].values[worst]
             im = bit_map(ax, m, f"{name.upper()} errors at {i_c[worst] * 1e6:.0f} uA: {m.sum()}",
                          cmap="Reds")
             fig.colorbar(im, ax=ax)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.protocol import Array, Axis, Column, IntegerParameter, Parameter, ParameterError
+from labctl.protocol import Array, Axis, Column, IntegerParameter, Parameter, ParameterError, Plot, Sweep
 from labctl.protocols._rram import bnn
 from labctl.protocols._rram.base import FormsFirst, RRAMDieProtocol, VerifyParameters
 from labctl.protocols._rram.figures import bit_map
@@ -52,17 +52,29 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
 
     NAME = "rram_bnn_inference"
     COLUMNS = (Column("compliance", "A", "SET compliance current", axis=True),
-               Column("accuracy_die", "", "Test accuracy, on-die hidden layer"),
-               Column("accuracy_software", "", "Test accuracy, error-free (software)"),
-               Column("repeat", "", "Programming of the weights at this current"),
-               Column("ber", "", "Weight bit-error rate (PCSA read-back)"),
+               Column("accuracy_die", "", "Test accuracy, on-die hidden layer", trials="test_images"),
+               Column("accuracy_software", "", "Test accuracy, error-free (software)", trials="test_images"),
+               Column("repeat", "", "Programming of the weights at this current", axis=True),
+               Column("ber", "", "Weight bit-error rate (PCSA read-back)", count="weight_errors",
+                      trials=ROWS * COLS),
                Column("weight_errors", "", "Weight bits read back wrong"),
+               Column("test_images", "", "Test images classified"),
                Column("agreement", "", "Fraction of predictions equal to software's"),
                Column("hidden_flips", "", "Fraction of hidden activations differing from software"),
                Column("popcount_error", "", "Mean |on-die - error-free| hidden popcount"),
                Column("energy_per_bit", "J", "Programming energy per weight bit"),
                Column("energy_per_image", "J", "XNOR-popcount read energy per image"),
                Column("r_lrs_median", "ohm", "Median LRS resistance"))
+    PLOTS = (Plot("accuracy", "accuracy_die", ("accuracy_software",),
+                  title="Test accuracy vs SET compliance current of the weights"),
+             Plot("weight_ber", "ber", title="Weight bit-error rate vs SET compliance current"),
+             Plot("agreement", "agreement", title="Predictions equal to software's"),
+             Plot("hidden_flips", "hidden_flips", title="Hidden activations differing from software"),
+             Plot("popcount_error", "popcount_error", title="Mean popcount error"),
+             Plot("programming_energy", "energy_per_bit", title="Programming energy per weight bit"),
+             Plot("inference_energy", "energy_per_image", title="Read energy per image"),
+             Plot("lrs_median", "r_lrs_median", title="Median LRS resistance"))
+    DEFAULT = "accuracy"
 
     compliances = Parameter("SET compliance currents for the weights (A, comma-separated)",
                             default="6e-6, 8e-6, 10e-6, 12e-6, 15e-6, 20e-6, 30e-6, 100e-6")
@@ -76,28 +88,33 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
     repeats = IntegerParameter("Programmings of the weights per current (fresh bit errors each)",
                                default=1, minimum=1, maximum=1000)
 
+    def scan(self):
+        currents = parse_floats(self.compliances, "compliances")
+        return (Sweep("compliance", currents), Sweep("repeat", range(self.repeats)))
+
     def arrays(self):
         n = self._n_test()
+        scan = self.scan()
         return (
             Array("weights", (ROWS, COLS), "", "Hidden-layer weight bits as laid on the die",
-                  axes=BIT_AXES, dtype="i1"),
+                  axes=BIT_AXES, dtype="i1", grid=()),
             Array("thresholds", (N_HIDDEN,), "", "Hidden neuron popcount thresholds",
-                  axes=(NEURON,), dtype="i2"),
+                  axes=(NEURON,), dtype="i2", grid=()),
             Array("output_weights", (N_CLASSES, N_HIDDEN), "", "Output-layer weight bits",
-                  axes=(CLASS, NEURON), dtype="i1"),
-            Array("output_scale", (N_CLASSES,), "", "Output batch-norm scale", axes=(CLASS,)),
-            Array("output_bias", (N_CLASSES,), "", "Output batch-norm offset", axes=(CLASS,)),
+                  axes=(CLASS, NEURON), dtype="i1", grid=()),
+            Array("output_scale", (N_CLASSES,), "", "Output batch-norm scale", axes=(CLASS,), grid=()),
+            Array("output_bias", (N_CLASSES,), "", "Output batch-norm offset", axes=(CLASS,), grid=()),
             Array("test_inputs", (n, N_IN), "", "Test images (binarized pixels)",
-                  axes=(IMAGE, Axis("pixel")), dtype="i1"),
-            Array("labels", (n,), "", "Test labels", axes=(IMAGE,), dtype="i1"),
+                  axes=(IMAGE, Axis("pixel")), dtype="i1", grid=()),
+            Array("labels", (n,), "", "Test labels", axes=(IMAGE,), dtype="i1", grid=()),
             Array("software_predictions", (n,), "", "Error-free predictions", axes=(IMAGE,),
-                  dtype="i1"),
+                  dtype="i1", grid=()),
             Array("weight_error_map", (ROWS, COLS), "", "Weight bits read back wrong",
-                  axes=BIT_AXES, index=CONDITION, dtype="i1"),
+                  axes=BIT_AXES, index=CONDITION, dtype="i1", grid=scan),
             Array("popcounts", (n, N_HIDDEN), "", "Hidden popcounts measured on the die",
-                  axes=(IMAGE, NEURON), index=CONDITION, dtype="i2"),
+                  axes=(IMAGE, NEURON), index=CONDITION, dtype="i2", grid=scan),
             Array("predictions", (n,), "", "On-die predictions", axes=(IMAGE,),
-                  index=CONDITION, dtype="i1"),
+                  index=CONDITION, dtype="i1", grid=scan),
         )
 
     def _n_test(self) -> int:
@@ -153,7 +170,8 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
             self.emit_array("popcounts", measured.astype(np.int16), compliance=i_c, repeat=k)
             self.emit_array("predictions", predicted.astype(np.int8), compliance=i_c, repeat=k)
             flips = (measured >= net.hidden_thresholds) != (ideal >= net.hidden_thresholds)
-            self.emit_point(compliance=i_c, repeat=k, accuracy_die=bnn.accuracy(predicted, self.y),
+            self.emit_point(compliance=i_c, repeat=k, test_images=len(self.y),
+                            accuracy_die=bnn.accuracy(predicted, self.y),
                             accuracy_software=acc_soft, ber=errors.mean(),
                             weight_errors=int(errors.sum()),
                             agreement=float(np.mean(predicted == soft)),
@@ -187,9 +205,13 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
         twin.semilogy(currents * 1e6, np.maximum(mean_ber, floor), "s:", color="tab:red")
         twin.set_ylabel("Weight bit-error rate", color="tab:red")
         ax = axes[1]
-        ax.semilogx(shown[~zero], acc[~zero], "o", color="tab:blue", label="on die")
-        ax.semilogx(shown[zero], acc[zero], "o", mfc="none", color="tab:blue",
-                    label="on die, no error read")
+        cols = run.columns()
+        yerr = np.array([acc - cols["accuracy_die_ci_low"].values, cols["accuracy_die_ci_high"].values - acc])
+        ax.set_xscale("log")
+        ax.errorbar(shown[~zero], acc[~zero], yerr=yerr[:, ~zero], fmt="o", capsize=2, color="tab:blue",
+                    label="on die (95 % CI)")
+        ax.errorbar(shown[zero], acc[zero], yerr=yerr[:, zero], fmt="o", mfc="none", capsize=2,
+                    color="tab:blue", label="on die, no error read")
         ax.axhline(soft, color="k", ls="--", label="software (error-free)")
         ax.axvline(1e-3, color="gray", ls=":", label="BER 1e-3")
         ax.set_xlabel("Weight bit-error rate")
@@ -197,7 +219,7 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8, loc="lower left")
         worst = int(np.argmax(ber))
-        m = run.data("weight_error_map").signal.values[worst]
+        m = run.columns("weight_error_map")["weight_error_map"].values[worst]
         bit_map(axes[2], m, f"Weight errors at {i_c[worst] * 1e6:.0f} uA: {int(m.sum())}",
                 cmap="Reds", vmin=0, vmax=1)
         fig.suptitle(f"{run.title} ({run.status})")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.protocol import Array, Column, FloatParameter, IntegerParameter
+from labctl.plotting import rate_errorbar
+from labctl.protocol import Array, Column, FloatParameter, IntegerParameter, Plot, Sweep
 from labctl.protocols._rram.base import FormsFirst, RRAMDieProtocol
-from labctl.protocols._rram.layout import COLS, DEVICE_AXES, ROWS, SIDES
+from labctl.protocols._rram.layout import COLS, DEVICE_AXES, DEVICE_SHAPE, ROWS, SIDES, planes
 
 
 def checkpoints(max_cycles: float, per_decade: int) -> np.ndarray:
@@ -26,14 +27,18 @@ class Endurance(FormsFirst, RRAMDieProtocol):
 
     NAME = "rram_endurance"
     COLUMNS = (Column("cycles", "", "SET/RESET cycles", axis=True),
-               Column("ber_2t2r", "", "Bit-error rate, 2T2R (PCSA)"),
-               Column("ber_1t1r", "", "Bit-error rate, 1T1R (reference read)"),
+               Column("ber_2t2r", "", "Bit-error rate, 2T2R (PCSA)", trials=ROWS * COLS),
+               Column("ber_1t1r", "", "Bit-error rate, 1T1R (reference read)", trials=ROWS * COLS),
                Column("r_lrs_median", "ohm", "Median LRS resistance"),
                Column("r_hrs_median", "ohm", "Median HRS resistance"),
                Column("window", "", "Resistance window (median HRS / median LRS)"),
                Column("energy_per_cycle", "J", "Energy per device and cycle"))
-    ARRAYS = (Array("resistance", (ROWS, COLS, SIDES), "ohm", "Resistance after the test write",
-                    axes=DEVICE_AXES, index=(Column("cycles", "", "SET/RESET cycles"),)),)
+    PLOTS = (Plot("ber", "ber_2t2r", ("ber_1t1r",), title="Bit-error rate vs SET/RESET cycles"),
+             Plot("resistance_medians", "r_hrs_median", ("r_lrs_median",),
+                  title="Median HRS and LRS resistance vs cycles"),
+             Plot("window", "window", title="Resistance window vs cycles"),
+             Plot("energy", "energy_per_cycle", title="Energy per device and cycle"))
+    DEFAULT = "ber"
 
     max_cycles = FloatParameter("Cycles in all", default=1e6, minimum=1, maximum=1e10)
     per_decade = IntegerParameter("Checkpoints per decade", default=2, minimum=1, maximum=20)
@@ -43,6 +48,13 @@ class Endurance(FormsFirst, RRAMDieProtocol):
         super().startup()
         d = self.die
         d.verify_enabled = False
+
+    def scan(self):
+        return (Sweep("cycles", checkpoints(self.max_cycles, self.per_decade)),)
+
+    def arrays(self):
+        return (Array("resistance", DEVICE_SHAPE, "ohm", "Resistance after the test write",
+                      axes=DEVICE_AXES, index=self.scan_columns(), grid=self.scan()),)
 
     def execute(self):
         d = self.die
@@ -58,7 +70,7 @@ class Endurance(FormsFirst, RRAMDieProtocol):
             bits = rng.random((ROWS, COLS)) < 0.5
             d.program_array(bits)
             res = self.read_errors(bits)
-            self.emit_array("resistance", res["resistance"], cycles=done)
+            self.emit_array("resistance", planes(res["resistance"]), cycles=done)
             self.emit_point(cycles=done, ber_2t2r=res["errors_2t2r"].mean(),
                             ber_1t1r=res["errors_1t1r"].mean(), r_lrs_median=res["r_lrs"],
                             r_hrs_median=res["r_hrs"], window=res["r_hrs"] / res["r_lrs"],
@@ -78,10 +90,11 @@ class Endurance(FormsFirst, RRAMDieProtocol):
         ax_w.set_ylabel("HRS / LRS")
         ax_r.set_ylabel("Resistance (ohm)")
         floor = 0.5 / (ROWS * COLS)
+        ax_b.set(xscale="log", yscale="log")
+        cols = run.columns()
         for name, style in (("2t2r", "o-"), ("1t1r", "s--")):
-            ax_b.loglog(n, np.maximum(run[f"ber_{name}"].values, floor), style,
-                        label=name.upper())
-        ax_b.set_ylabel("Bit-error rate (zero drawn at half a count)")
+            rate_errorbar(ax_b, n, cols, f"ber_{name}", style, floor, label=name.upper())
+        ax_b.set_ylabel("Bit-error rate, 95 % CI (zero drawn at half a count)")
         for ax in (ax_r, ax_b):
             ax.set_xlabel("SET/RESET cycles")
             ax.grid(True, which="both", alpha=0.3)

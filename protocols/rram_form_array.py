@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.protocol import Array, Column, FloatParameter
+from labctl.protocol import Array, Column, FloatParameter, Plot, Sweep
 from labctl.protocols._rram.base import RRAMDieProtocol
 from labctl.protocols._rram.figures import bit_map, log_histogram
-from labctl.protocols._rram.layout import COLS, DEVICE_AXES, ROWS, SIDES
+from labctl.protocols._rram.layout import DEVICE_AXES, DEVICE_SHAPE, planes
 
 
 class FormArray(RRAMDieProtocol):
@@ -22,10 +22,12 @@ class FormArray(RRAMDieProtocol):
     COLUMNS = (Column("voltage", "V", "Ramp amplitude", axis=True),
                Column("formed", "", "Devices formed at this amplitude (by this ramp)"),
                Column("formed_fraction", "", "Fraction of devices formed so far"))
-    ARRAYS = (Array("forming_voltage", (ROWS, COLS, SIDES), "V", "Forming voltage",
-                    axes=DEVICE_AXES),
-              Array("resistance", (ROWS, COLS, SIDES), "ohm", "Resistance after forming",
-                    axes=DEVICE_AXES))
+    ARRAYS = (Array("forming_voltage", DEVICE_SHAPE, "V", "Forming voltage", axes=DEVICE_AXES, grid=()),
+              Array("resistance", DEVICE_SHAPE, "ohm", "Resistance after forming", axes=DEVICE_AXES,
+                    grid=()))
+    PLOTS = (Plot("forming", "formed_fraction", title="Fraction of devices formed vs ramp amplitude"),
+             Plot("formed_per_step", "formed", title="Devices formed at each ramp amplitude"))
+    DEFAULT = "forming"
 
     v_start = FloatParameter("First ramp amplitude", units="V", default=2.0, minimum=0, maximum=5)
     v_stop = FloatParameter("Last ramp amplitude", units="V", default=4.5, minimum=0, maximum=5)
@@ -47,13 +49,19 @@ class FormArray(RRAMDieProtocol):
         d.form_resistance = self.r_formed
         self.configure_pulses()
 
+    def ramp(self):
+        return np.arange(self.v_start, self.v_stop + 1e-9, self.v_step)
+
+    def scan(self):
+        return (Sweep("voltage", self.ramp()),)
+
     def execute(self):
         formed_before = np.isfinite(self.die.forming_voltages())  # a die may come partly formed
         v = self.die.form_array()
         r = self.die.array_resistance()
-        self.emit_array("forming_voltage", v)
-        self.emit_array("resistance", r)
-        ramp = np.arange(self.v_start, self.v_stop + 1e-9, self.v_step)
+        self.emit_array("forming_voltage", planes(v))
+        self.emit_array("resistance", planes(r))
+        ramp = self.ramp()
         done = np.round((v[np.isfinite(v) & ~formed_before] - self.v_start) / self.v_step).astype(int)
         counts = np.bincount(done, minlength=ramp.size)[: ramp.size]
         total = (formed_before.sum() + np.cumsum(counts)) / v.size
@@ -65,8 +73,8 @@ class FormArray(RRAMDieProtocol):
     def figure(cls, run):
         import matplotlib.pyplot as plt
 
-        v = run.data("forming_voltage").signal.values[-1]
-        r = run.data("resistance").signal.values[-1]
+        v = run.data("forming_voltage").signal.values  # (side, row, column)
+        r = run.data("resistance").signal.values
         volts, formed = run["voltage"].values, run["formed"].values
         fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), layout="constrained")
         axes[0].bar(volts, formed, width=np.diff(volts).min() if volts.size > 1 else 0.05)
@@ -76,7 +84,7 @@ class FormArray(RRAMDieProtocol):
         axes[0].set_title(f"{ok.sum()}/{v.size} formed, {np.nanmean(v):.2f} +- "
                           f"{np.nanstd(v):.2f} V", fontsize=9)
         for k, name in enumerate(("BL", "BLb")):
-            im = bit_map(axes[1 + k], v[..., k], f"Forming voltage, {name} devices")
+            im = bit_map(axes[1 + k], v[k], f"Forming voltage, {name} devices")
             fig.colorbar(im, ax=axes[1 + k], label="V")
         log_histogram(axes[3], r, "after forming")
         axes[3].set_xlabel("Resistance (ohm)")

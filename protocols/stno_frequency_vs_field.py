@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.protocol import Column, FloatParameter, IntegerParameter, Role
+from labctl.protocol import Column, FloatParameter, IntegerParameter, Plot, Role, Sweep
 from labctl.protocols._stno.base import PEAK_COLUMNS, STNOSpectra
 from labctl.protocols._stno.figures import spectra_figure
 
@@ -18,8 +18,13 @@ class FrequencyVsField(STNOSpectra):
 
     NAME = "stno_frequency_vs_field"
     SWEEP = Column("field", "T", "Measured field")
-    COLUMNS = (Column("field", "T", "Measured field", axis=True),
-               Column("field_setpoint", "T", "Field setpoint")) + PEAK_COLUMNS
+    COLUMNS = (Column("field_setpoint", "T", "Field setpoint", axis=True),
+               Column("field", "T", "Measured field")) + PEAK_COLUMNS
+    PLOTS = (Plot("frequency", "peak_frequency", title="Oscillation frequency vs out-of-plane field"),
+             Plot("power", "peak_power", title="Peak power vs field"),
+             Plot("linewidth_vs_field", "linewidth", title="Linewidth vs field"),
+             Plot("measured_field", "field", title="Field measured at the sample vs setpoint"))
+    DEFAULT = "frequency"
 
     smu1 = Role("source-measure unit biasing the oscillator")
 
@@ -28,9 +33,15 @@ class FrequencyVsField(STNOSpectra):
     field_stop = FloatParameter("Stop field", units="T", default=0.55, minimum=-0.6, maximum=0.6)
     steps = IntegerParameter("Field steps", default=11, minimum=2, maximum=1000)
 
+    def fields(self):
+        return np.linspace(self.field_start, self.field_stop, self.steps)
+
+    def scan(self):
+        return (Sweep("field_setpoint", self.fields()),)
+
     def sweep(self):
         self.smu1.source_current = self.current
-        for k, b in enumerate(np.linspace(self.field_start, self.field_stop, self.steps)):
+        for k, b in enumerate(self.fields()):
             measured = self.go_to_field(b)
             self.wait(self.settle)
             f, p, w = self.measure_spectrum(field=measured)

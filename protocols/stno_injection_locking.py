@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.protocol import Column, FloatParameter, IntegerParameter, Role
+from labctl.protocol import Column, FloatParameter, IntegerParameter, Plot, Role, Sweep
 from labctl.protocols._stno.base import PEAK_COLUMNS, STNOSpectra
 from labctl.protocols._stno.figures import tongue_figure
 from labctl.protocols._stno.spectra import peak
@@ -25,10 +25,17 @@ class InjectionLocking(STNOSpectra):
     RF_ROLES = ("rf_a",)
     SWEEP = Column("rf_frequency", "Hz", "RF frequency")
     COLUMNS = (Column("rf_frequency", "Hz", "RF frequency", axis=True),
-               Column("rf_power", "dBm", "RF power"),
+               Column("rf_power", "dBm", "RF power", axis=True),
                Column("rf_amplitude", "V", "RF amplitude on 50 ohm"),
                Column("free_frequency", "Hz", "Free-running frequency"),
-               Column("locked", "", "Locked (1) or not (0)")) + PEAK_COLUMNS
+               Column("locked", "", "Locked (1) or not (0)"),
+               Column("pulling", "Hz", "Oscillator minus RF frequency")) + PEAK_COLUMNS
+    PLOTS = (Plot("locking_map", "pulling", title="Locking map: oscillator minus RF frequency"),
+             Plot("locked_map", "locked", title="Locked (1) or not (0)"),
+             Plot("frequency_map", "peak_frequency", title="Oscillator frequency"),
+             Plot("power_map", "peak_power", title="Peak power"),
+             Plot("linewidth_map", "linewidth", title="Linewidth"))
+    DEFAULT = "locking_map"
 
     smu1 = Role("source-measure unit biasing the oscillator")
     rf_a = Role("microwave generator feeding the strip line")
@@ -46,6 +53,13 @@ class InjectionLocking(STNOSpectra):
     lock_tolerance = FloatParameter("Locked when |f_peak - f_rf| below", units="Hz", default=100e3,
                                     minimum=1.0, maximum=1e8)
 
+    def powers(self):
+        return np.linspace(self.p_start, self.p_stop, self.p_steps)
+
+    def scan(self):
+        # rf frequencies sit around the free-running frequency measured at the start: known then
+        return (Sweep("rf_power", self.powers()), Sweep("rf_frequency", size=self.detuning_steps))
+
     def sweep(self):
         self.go_to_field(self.field)
         self.smu1.source_current = self.current
@@ -56,7 +70,7 @@ class InjectionLocking(STNOSpectra):
         self.analyzer.stop_frequency = f0 + self.span / 2
         self.use_analyzer_frequencies()
         f0 = peak(self.frequencies, self.analyzer.trace())[0]
-        powers = np.linspace(self.p_start, self.p_stop, self.p_steps)
+        powers = self.powers()
         f_rf = f0 + np.linspace(-self.detuning, self.detuning, self.detuning_steps)
         if f_rf[0] <= 0:
             raise ValueError(f"detuning {self.detuning:g} Hz reaches below 0 Hz from the oscillation "
@@ -71,7 +85,7 @@ class InjectionLocking(STNOSpectra):
                 self.wait(self.settle)
                 fp, pp, w = self.measure_spectrum(rf_frequency=f)
                 self.emit_point(rf_frequency=f, rf_power=p, rf_amplitude=amplitude,
-                                free_frequency=f0, locked=float(abs(fp - f) < self.lock_tolerance),
+                                free_frequency=f0, locked=float(abs(fp - f) < self.lock_tolerance), pulling=fp - f,
                                 peak_frequency=fp, peak_power=pp, linewidth=w)
                 done += 1
                 self.progress(done, total)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.protocol import Column, FloatParameter, IntegerParameter, Role
+from labctl.protocol import Column, FloatParameter, IntegerParameter, Plot, Role, Sweep
 from labctl.protocols._stno.base import STNOSpectra
 from labctl.protocols._stno.figures import spectra_figure
 from labctl.protocols._stno.spectra import separate_peaks
@@ -30,6 +30,12 @@ class MutualSync(STNOSpectra):
                Column("linewidth", "Hz", "Strongest peak linewidth (-3 dB)"),
                Column("second_frequency", "Hz", "Second peak frequency (NaN if merged)"),
                Column("second_power", "dBm", "Second peak power (NaN if merged)"))
+    PLOTS = (Plot("frequencies", "peak_frequency", ("second_frequency",),
+                  title="Peak frequencies vs current of oscillator B"),
+             Plot("powers", "peak_power", ("second_power",), title="Peak powers vs current of B"),
+             Plot("peaks", "n_peaks", title="Separate spectral peaks (1: synchronized)"),
+             Plot("linewidth_vs_current", "linewidth", title="Linewidth of the strongest peak"))
+    DEFAULT = "frequencies"
 
     smu1 = Role("source-measure unit biasing oscillator A")
     smu2 = Role("source-measure unit biasing oscillator B")
@@ -48,12 +54,18 @@ class MutualSync(STNOSpectra):
     separation = FloatParameter("Peaks closer than this count as one", units="Hz", default=2e6,
                                 minimum=1e3, maximum=1e9)
 
+    def currents(self):
+        return np.linspace(self.i_start, self.i_stop, self.steps)
+
+    def scan(self):
+        return (Sweep("current_b", self.currents()),)
+
     def sweep(self):
         self.go_to_field(self.field)
         self.smu1.source_current = self.current_a
         self.smu3.source_current = self.current_c
         self.smu4.source_current = self.current_d
-        for k, i in enumerate(np.linspace(self.i_start, self.i_stop, self.steps)):
+        for k, i in enumerate(self.currents()):
             self.smu2.source_current = i
             self.wait(self.settle)
             trace = self.analyzer.trace()

@@ -33,7 +33,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from labctl.datasets import load_hillenbrand
-from labctl.protocol import Array, Axis, Column, FloatParameter, IntegerParameter, ParameterError, Role
+from labctl.protocol import (
+    Array,
+    Axis,
+    Column,
+    FloatParameter,
+    IntegerParameter,
+    ParameterError,
+    Plot,
+    Role,
+    Sweep,
+    Table,
+)
 from labctl.protocols._stno.base import STNOSpectra
 from labctl.protocols._stno.spectra import peak
 from labctl.protocols._stno.vowel_figure import vowel_figure
@@ -70,6 +81,13 @@ class VowelRecognition(STNOSpectra):
                Column("f_b", "Hz", "Input B frequency (F2)"),
                *(Column(f"current_{k + 1}", "A", f"DC current of oscillator {k + 1}") for k in range(N_OSC)),
                *(Column(f"frequency_{k + 1}", "Hz", f"Frequency of oscillator {k + 1}") for k in range(N_OSC)))
+    PLOTS = (Plot("recognition", "test_accuracy", ("train_accuracy",), channel="accuracy",
+                  title="Recognition rate vs epoch (test; training while learning)"),
+             Plot("currents", "current_1", tuple(f"current_{k + 1}" for k in range(1, N_OSC)),
+                  title="DC currents of the oscillators along learning"),
+             Plot("frequencies", "frequency_1", tuple(f"frequency_{k + 1}" for k in range(1, N_OSC)),
+                  title="Frequencies of the oscillators along learning"))
+    DEFAULT = "recognition"
 
     smu1 = Role("source-measure unit biasing oscillator 1")
     smu2 = Role("source-measure unit biasing oscillator 2")
@@ -137,29 +155,44 @@ class VowelRecognition(STNOSpectra):
         for rf in (self.rf_a, self.rf_b):
             rf.power = self.rf_power  # the station's power limit applies here, before any measurement
 
+    def scan(self):
+        return (Sweep("presentation"),)  # a log: one point per vowel presented
+
+    def epochs_scan(self):
+        return (Sweep("epoch", range(self.epochs + 1)),)
+
+    def tables(self):
+        return (Table("accuracy", (
+            Column("epoch", "", "Epoch", axis=True),
+            Column("train_accuracy", "", "Recognition rate, training set (while learning)", trials="train_tokens"),
+            Column("test_accuracy", "", "Recognition rate, test set", trials="test_tokens"),
+            Column("train_tokens", "", "Training vowels presented"),
+            Column("test_tokens", "", "Test vowels presented")), grid=self.epochs_scan()),)
+
     def arrays(self):
         n_v = len(VOWELS)
         epoch = Column("epoch", "", "Epoch")
+        last_epoch = (Sweep("epoch", (self.epochs,)),)
         return (
             Array("calibration", (self.cal_points,), "Hz", "Free-running frequency",
                   axes=(Axis("calibration_current", "A", "DC current"),),
-                  index=(Column("oscillator", "", "Oscillator"),)),
+                  index=(Column("oscillator", "", "Oscillator"),),
+                  grid=(Sweep("oscillator", range(1, N_OSC + 1)),)),
             Array("target_map", (N_OSC, 2), "", "Target synchronization map",
                   axes=(Axis("oscillator", "", "Oscillator"), Axis("input", "", "Input (0: A, 1: B)")),
-                  index=(Column("target_vowel", "", "Vowel"),)),
-            Array("accuracy", (2,), "", "Recognition rate",
-                  axes=(Axis("set", "", "Set (0: train, 1: test)"),), index=(epoch,)),
+                  index=(Column("target_vowel", "", "Vowel"),),
+                  grid=(Sweep("target_vowel", range(n_v)),)),
             Array("confusion", (n_v, n_v + 1), "", "Test confusion matrix (last column: unclassified)",
                   axes=(Axis("true_vowel", "", "True vowel"), Axis("predicted_vowel", "", "Classified vowel")),
-                  index=(epoch,)),
+                  index=(epoch,), grid=self.epochs_scan()),
             Array("spectrum", (self.points,), "dBm", "Power spectrum (final test pass)",
                   axes=(Axis("frequency", "Hz", "Frequency"),), index=(Column("token", "", "Token"),)),
             Array("sync_map", (self.map_points, self.map_points), "", "Classified vowel over the input plane",
                   axes=(Axis("grid_f_a", "Hz", "Input A frequency"), Axis("grid_f_b", "Hz", "Input B frequency")),
-                  index=(epoch,)),
+                  index=(epoch,), grid=last_epoch),
             Array("sync_code_map", (self.map_points, self.map_points), "", "Synchronization map code",
                   axes=(Axis("grid_f_a", "Hz", "Input A frequency"), Axis("grid_f_b", "Hz", "Input B frequency")),
-                  index=(epoch,)),
+                  index=(epoch,), grid=last_epoch),
         )
 
     def encode(self, formants: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +237,8 @@ class VowelRecognition(STNOSpectra):
             acc_train = self.present(run, order, epoch, f_a, f_b, labels, targets, learn=epoch > 0)[0]
             acc_test, confusion = self.present(run, test, epoch, f_a, f_b, labels, targets, learn=False,
                                                is_test=True, keep_spectra=epoch == self.epochs)
-            self.emit_array("accuracy", [acc_train, acc_test], epoch=epoch)
+            self.emit_row("accuracy", epoch=epoch, train_accuracy=acc_train, test_accuracy=acc_test,
+                          train_tokens=len(order), test_tokens=len(test))
             self.emit_array("confusion", confusion, epoch=epoch)
         self.scan_plane(run, self.epochs, targets)
         for rf in (self.rf_a, self.rf_b):

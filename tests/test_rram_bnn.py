@@ -75,8 +75,17 @@ def test_accuracy_holds_at_low_ber_and_drops_at_high_ber(bnn_run, low_voltage_ru
         assert e[0] < e[1] < e[2]
         assert np.all(r["energy_per_image"].values > 0)
         # every programming draws fresh errors (cycle-to-cycle variability), not a fixed mask
-        maps = per_current(r.data("weight_error_map").signal.values).astype(bool)
+        maps = r.data("weight_error_map").signal.values.astype(bool)  # (current, repeat, row, column)
+        assert maps.shape == (len(CURRENTS), 2, 32, 32)
         assert not np.array_equal(maps[0, 0], maps[0, 1])
+        # the headline: accuracy (with its 95 % interval) over the (compliance, repeat) scan
+        d = r.data()
+        assert d.name == "accuracy" and d.signal.name == "accuracy_die" and d.signal.values.shape == (3, 2)
+        assert [a.name for a in d.axes] == ["compliance", "repeat"] and d.taken == 6
+        lo, hi = d.interval("accuracy_die")
+        assert np.all((lo <= d.signal.values) & (d.signal.values <= hi)) and np.all(hi - lo < 0.2)
+        assert np.array_equal(d.errors["accuracy_die"].values,
+                              np.maximum(d.signal.values - lo, hi - d.signal.values))
     # ... and a clear loss once errors are frequent (devices that did not switch at 1 V)
     with open_run(low_voltage_run) as r:
         soft, acc = r["accuracy_software"].values[0], r["accuracy_die"].values
@@ -89,21 +98,21 @@ def test_file_holds_a_network_that_reproduces_its_predictions(bnn_run):
     """The stored weights, thresholds and output layer give back the recorded predictions."""
     cls, path = bnn_run
     with open_run(path) as r:
-        rows = r.data("weights").signal.values[-1].astype(bool)
+        rows = r.data("weights").signal.values.astype(bool)  # recorded once: no record dimension
         net = bnn.BinaryNetwork(
             np.concatenate([rows[:16], rows[16:]], axis=1),
-            r.data("thresholds").signal.values[-1],
-            r.data("output_weights").signal.values[-1].astype(bool),
-            r.data("output_scale").signal.values[-1],
-            r.data("output_bias").signal.values[-1])
-        x = r.data("test_inputs").signal.values[-1].astype(bool)
-        labels = r.data("labels").signal.values[-1]
-        soft = r.data("software_predictions").signal.values[-1]
+            r.data("thresholds").signal.values,
+            r.data("output_weights").signal.values.astype(bool),
+            r.data("output_scale").signal.values,
+            r.data("output_bias").signal.values)
+        x = r.data("test_inputs").signal.values.astype(bool)
+        labels = r.data("labels").signal.values
+        soft = r.data("software_predictions").signal.values
         assert x.shape == (IMAGES, 64)
         assert np.array_equal(bnn.predict(net, x), soft)
         assert bnn.accuracy(soft, labels) == pytest.approx(r["accuracy_software"].values[0])
-        popcounts = r.data("popcounts").signal.values
-        predictions = r.data("predictions").signal.values
+        popcounts = r.columns("popcounts")["popcounts"].values  # records in the order taken
+        predictions = r.columns("predictions")["predictions"].values
         assert popcounts.shape == (2 * len(CURRENTS), IMAGES, 16)
         for k in range(len(predictions)):
             assert np.array_equal(bnn.infer(net, popcounts[k]), predictions[k])
@@ -111,7 +120,7 @@ def test_file_holds_a_network_that_reproduces_its_predictions(bnn_run):
         # healthy die: every on-die popcount is the exact XNOR-popcount of the weights
         assert np.array_equal(popcounts[-1], bnn.hidden_popcounts(net, x))
         errors = r.data("weight_error_map").signal.values
-        assert errors[0].sum() == r["weight_errors"].values[0] > 0
+        assert errors[0, 0].sum() == r["weight_errors"].values[0] > 0
         fig = cls.figure(r)
         assert fig is not None and len(fig.axes) >= 3
         matplotlib.pyplot.close(fig)
@@ -120,6 +129,6 @@ def test_file_holds_a_network_that_reproduces_its_predictions(bnn_run):
 def test_bad_inputs_are_refused_before_the_die_is_touched(tmp_path):
     with pytest.raises(ParameterError, match="449 images"):
         run(tmp_path / "big.h5", test_images=5000)
-    _, res = run(tmp_path / "bad.h5", compliances="20e-6, lots")
-    assert res.status == "failed" and "compliances" in res.message
-    assert die_log() == []
+    with pytest.raises(ParameterError, match="compliances"):  # the scan is refused before any file
+        run(tmp_path / "bad.h5", compliances="20e-6, lots")
+    assert die_log() == [] and not (tmp_path / "bad.h5").exists()

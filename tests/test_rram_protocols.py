@@ -4,7 +4,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from labctl.protocol import get_protocol
+from labctl.protocol import ParameterError, get_protocol
 from labctl.results import open_run
 from labctl.runner import run_protocol
 from labctl.station import Station
@@ -34,12 +34,13 @@ def test_form_array_histogram_and_maps(tmp_path):
     cls, res = run("rram_form_array", tmp_path / "form.h5", v_start=2.6)
     assert res.status == "completed", res.message
     with open_run(tmp_path / "form.h5") as r:
-        v = r.data("forming_voltage").signal.values[-1]
-        assert v.shape == (32, 32, 2) and np.isfinite(v).all()
+        v = r.data("forming_voltage").signal.values
+        assert v.shape == (2, 32, 32) and np.isfinite(v).all()  # (side, row, column), recorded once
         assert 2.5 < v.mean() < 4.0 and v.std() > 0.1
         assert r["formed"].values.sum() == 2048
         assert r["formed_fraction"].values[-1] == pytest.approx(1.0)
-        assert np.all(r.data("resistance").signal.values[-1] < 1e5)
+        assert np.all(r.data("resistance").signal.values < 1e5)
+        assert r.data().name == "forming" and r.data().signal.name == "formed_fraction"
         assert r.sample["seed"] == 7
         figure_ok(cls, r)
 
@@ -65,15 +66,16 @@ def test_program_array_with_verify_reads_back_the_pattern(tmp_path):
                    verify=True)
     assert res.status == "completed", res.message
     with open_run(tmp_path / "p.h5") as r:
-        pattern = r.data("pattern").signal.values[-1].astype(bool)
+        pattern = r.data("pattern").signal.values.astype(bool)
         assert np.array_equal(pattern[0, :8], [1, 1, 1, 1, 0, 0, 0, 0])
-        assert np.array_equal(r.data("read_bits").signal.values[-1].astype(bool), pattern)
-        assert r["bit_errors"].values[0] == 0
-        after = r.data("resistance_after").signal.values[-1]
-        assert np.median(after[..., 0][pattern]) * 30 < np.median(after[..., 0][~pattern])
-        before = r.data("resistance_before").signal.values[-1]
+        assert np.array_equal(r.data("read_bits").signal.values.astype(bool), pattern)
+        assert r["bit_errors"].values.tolist() == [0]
+        after = r.data("resistance_after").signal.values  # (side, row, column)
+        assert np.median(after[0][pattern]) * 30 < np.median(after[0][~pattern])
+        before = r.data("resistance_before").signal.values
         assert np.all(before < 1e5)  # formed first, all in the forming LRS
-        assert r.data("device_pulses").signal.values[-1].min() >= 1
+        assert r.data("device_pulses").signal.values.min() >= 1
+        assert r.data().name == "resistance_after"
         assert r["energy"].values[0] > 0
         figure_ok(cls, r)
 
@@ -84,10 +86,10 @@ def test_bad_user_pattern_fails_cleanly(tmp_path):
     assert bench_of_station().die.log == []
 
 
-def test_negative_cycle_counts_fail_cleanly(tmp_path):
-    _, res = run("rram_bit_error_rate", tmp_path / "bad.h5", cycle_points="0, -10")
-    assert res.status == "failed" and "cycle_points" in res.message
-    assert bench_of_station().die.log == []
+def test_negative_cycle_counts_are_refused_before_any_file(tmp_path):
+    with pytest.raises(ParameterError, match="cycle_points"):
+        run("rram_bit_error_rate", tmp_path / "bad.h5", cycle_points="0, -10")
+    assert bench_of_station().die.log == [] and not (tmp_path / "bad.h5").exists()
 
 
 @pytest.mark.slow

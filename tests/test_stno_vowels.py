@@ -46,11 +46,15 @@ def small_run(tmp_path_factory):
 def test_training_raises_recognition_well_above_chance(small_run):
     _, path = small_run
     with open_run(path) as run:
-        acc = run.data("accuracy").signal.values  # (epochs + 1, [train, test])
+        d = run.data()  # the headline: recognition rate per epoch, test with training beside it
+        assert d.name == "recognition" and d.axes[0].name == "epoch"
+        train, test = d["train_accuracy"].values, d["test_accuracy"].values
         chance = 1 / len(VOWELS)
-        assert acc.shape == (SMALL["epochs"] + 1, 2)
-        assert acc[-1, 0] > acc[0, 0] + 0.1 and acc[-1, 1] > acc[0, 1]
-        assert acc[-1, 0] > 3 * chance and acc[-1, 1] > 3 * chance
+        assert train.shape == test.shape == (SMALL["epochs"] + 1,)
+        assert train[-1] > train[0] + 0.1 and test[-1] > test[0]
+        assert train[-1] > 3 * chance and test[-1] > 3 * chance
+        lo, hi = d.interval("test_accuracy")
+        assert np.all((lo <= test) & (test <= hi)) and set(d.errors) == {"test_accuracy", "train_accuracy"}
 
 
 def test_run_file_holds_maps_confusion_and_calibration(small_run):
@@ -64,15 +68,16 @@ def test_run_file_holds_maps_confusion_and_calibration(small_run):
         assert conf[-1].sum() == n_test
         correct = run["correct"].values[test & last]
         assert np.trace(conf[-1][:, :len(VOWELS)]) == correct.sum()
-        assert run.data("accuracy").signal.values[-1, 1] == pytest.approx(correct.mean())
+        assert run.data("accuracy")["test_accuracy"].values[-1] == pytest.approx(correct.mean())
         assert np.array_equal(run.data("target_map").signal.values > 0.5, target_maps())
         cal = run.data("calibration").signal.values  # (4, cal_points): frequency rises with current
         assert cal.shape == (N_OSC, SMALL["cal_points"]) and np.all(np.diff(cal, axis=1) > 5e6)
         spectra = run.data("spectrum").signal.values
         assert spectra.shape == (n_test, run.parameter_values()["points"])
         smap = run.data("sync_map")
-        assert smap.signal.values.shape == (1, SMALL["map_points"], SMALL["map_points"])
-        assert smap.axes[1].values[0] == 315e6 and smap.axes[2].values[-1] == 370e6
+        assert smap.signal.values.shape == (SMALL["map_points"], SMALL["map_points"])
+        assert smap.axes[0].values[0] == 315e6 and smap.axes[1].values[-1] == 370e6
+        assert smap["epoch"].values == SMALL["epochs"]  # the single epoch it shows, a scalar coordinate
         # the inputs sit where the formants put them: f_A rises with F1 for every token
         assert np.all((run["f_a"].values > 300e6) & (run["f_b"].values < 385e6))
         assert cls.figure(run) is not None

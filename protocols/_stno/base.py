@@ -65,8 +65,11 @@ class STNOSpectra(Protocol):
             raise ParameterError(f"need f_start < f_stop (got {self.f_start:g} Hz, {self.f_stop:g} Hz)")
 
     def arrays(self):
+        """One spectrum per point of the scan, indexed by what each is taken at."""
+        index = {c.name: c for c in (*self.scan_columns(), self.SWEEP)}
         return (Array("spectrum", (self.points,), "dBm", "Power spectrum",
-                      axes=(Axis("frequency", "Hz", "Frequency"),), index=(self.SWEEP,)),)
+                      axes=(Axis("frequency", "Hz", "Frequency"),), index=tuple(index.values()),
+                      grid=self.scan()),)
 
     # -- startup helpers -----------------------------------------------------------------------
     def startup(self):

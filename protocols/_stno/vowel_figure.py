@@ -15,17 +15,20 @@ def vowel_figure(run):
 
     fig, axs = plt.subplots(2, 2, figsize=(11, 8.5), layout="constrained")
     acc = run.data("accuracy")
-    epochs = acc.axes[0].values
+    epochs = acc["epoch"].values
     ax = axs[0, 0]
-    for j, label in enumerate(("train", "test")):
-        ax.plot(epochs, 100 * acc.signal.values[:, j], "o-", label=label)
+    for label in ("train", "test"):
+        rate = acc[f"{label}_accuracy"].values
+        lo, hi = acc.interval(f"{label}_accuracy")
+        ax.errorbar(epochs, 100 * rate, yerr=100 * np.array([rate - lo, hi - rate]), fmt="o-", capsize=3,
+                    label=f"{label} (95 % CI)")
     ax.axhline(100 / len(VOWELS), color="grey", ls=":", label="chance")
     ax.set(xlabel="Epoch", ylabel="Recognition rate (%)", ylim=(0, 100))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
     ax.grid(True, alpha=0.3)
 
-    conf = run.data("confusion").signal.values[-1]
+    conf = run.columns("confusion")["confusion"].values[-1]
     ax = axs[0, 1]
     ax.imshow(conf, cmap="Blues")
     for (i, j), n in np.ndenumerate(conf):
@@ -37,9 +40,9 @@ def vowel_figure(run):
 
     ax = axs[1, 0]
     smap = run.data("sync_map")
-    grid_a, grid_b = smap.axes[1].values / 1e6, smap.axes[2].values / 1e6
+    grid_a, grid_b = smap.axes[0].values / 1e6, smap.axes[1].values / 1e6
     cmap = plt.get_cmap("tab10")
-    classes = smap.signal.values[-1]
+    classes = smap.signal.values
     colors = np.array([cmap(int(v)) if v >= 0 else (1, 1, 1, 1) for v in classes.T.ravel()])
     ax.imshow(colors.reshape(len(grid_b), len(grid_a), 4), origin="lower", alpha=0.45, aspect="auto",
               extent=(grid_a[0], grid_a[-1], grid_b[0], grid_b[-1]))
