@@ -81,7 +81,30 @@ def _print_params(cls, label: str) -> None:
               + f"   {spec.name}{bounds}")
 
 
+def _dry_run(runner, label: str) -> int:
+    """``labctl run --dry-run``: parameters, the plan against the station's limits; nothing opened."""
+    from labctl.plan import plan_table, refuse
+
+    p, station = runner.protocol, runner.station
+    print(f"{label} on station {station.name} ({station.path}): dry run, nothing connected or written")
+    print("  parameters:")
+    for name, rec in p.parameter_records().items():
+        print(f"    {name} = {_fmt(rec['value'])} {rec['units']}".rstrip() + f"   ({rec['source']})")
+    checks = runner.plan_checks()
+    print("  plan against the station's limits:" if checks else "  plan: the protocol declares no setpoints")
+    for line in plan_table(checks):
+        print(f"    {line}")
+    planned = {c.setting for c in checks}
+    unplanned = [f"{role}.{lim.name}" for role, spec in station.roles.items() if role in p.roles()
+                 for lim in spec.limits if f"{role}.{lim.name}" not in planned]
+    if unplanned:
+        print(f"  limits the plan does not cover (still guarded while running): {', '.join(unplanned)}")
+    refuse(checks)  # LimitError -> one line on stderr, exit 2
+    return 0
+
+
 def cmd_run(args) -> int:
+    from labctl.errors import LimitError
     from labctl.progress import RunProgress
     from labctl.protocol import ParameterError, get_protocol
     from labctl.runner import Runner
@@ -105,18 +128,18 @@ def cmd_run(args) -> int:
     if not station_ref:
         raise UsageError(f"protocol {label} has no default station: give --station FILE")
     out = Path(args.out) if args.out else _default_out(cls.NAME or cls.__name__)
-    if out.exists() and not args.entry:
-        raise UsageError(f"{out} exists: choose another --out, remove it, or add --entry NAME")
-    if not out.parent.is_dir():
-        raise UsageError(f"cannot write {out}: directory {out.parent} does not exist")
-
-    runner = None
     try:
         station = Station.load(station_ref, visa_library=args.visa_library,
                                library_options={"seed": args.bench_seed} if args.bench_seed is not None else None)
         runner = Runner(protocol, station, out, entry=args.entry or "entry")
+        if args.dry_run:
+            return _dry_run(runner, label)
+        if out.exists() and not args.entry:
+            raise UsageError(f"{out} exists: choose another --out, remove it, or add --entry NAME")
+        if not out.parent.is_dir():
+            raise UsageError(f"cannot write {out}: directory {out.parent} does not exist")
         runner.prepare()
-    except (StationError, ParameterError, FileExistsError) as exc:
+    except (StationError, ParameterError, FileExistsError, LimitError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot create {out}: {exc}") from None
@@ -301,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="simulated stations: build the bench from seed N (another die or chip of the same design)")
     s.add_argument("--list-params", action="store_true",
                    help="print the protocol's parameters and exit")
+    s.add_argument("--dry-run", action="store_true",
+                   help="print the parameters and the plan checked against the station's limits; run nothing")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("show", help="entries, status, parameters, instruments, data shapes")

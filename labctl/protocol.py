@@ -14,6 +14,7 @@ Example::
                    Column("current", "A", "Measured current"))
         smu = Role("source-measure unit across the device")
         v_max = FloatParameter("Maximum voltage", units="V", default=1.0, minimum=0, maximum=20)
+        SETPOINTS = {"smu.source_voltage": "v_max"}  # checked against the station's limits up front
 
         def execute(self):
             for v in np.linspace(0, self.v_max, 11):
@@ -48,11 +49,12 @@ from pymeasure.experiment import (
     Procedure,
 )
 
+from labctl.plan import Planned
 from labctl.schema import Array, Axis, Column, Plot, Sweep, Table
 
 __all__ = [
     "Array", "Axis", "BooleanParameter", "Column", "FloatParameter", "IntegerParameter",
-    "ListParameter", "Parameter", "ParameterError", "Plot", "Protocol", "Role", "RunAborted",
+    "ListParameter", "Parameter", "ParameterError", "Planned", "Plot", "Protocol", "Role", "RunAborted",
     "Sweep", "Table", "discover", "get_protocol", "protocols", "registered_protocol",
 ]
 
@@ -173,6 +175,10 @@ class Protocol(Procedure):
     PLOTS: ClassVar[Sequence[Plot]] = ()
     DEFAULT: ClassVar[str] = ""
     DATA_COLUMNS: ClassVar[list[str]] = []
+    #: What the protocol will set, checked against the station's limits before the run starts:
+    #: ``"role.property"`` (or ``"role.method.argument"``) -> the parameter(s) whose values it takes,
+    #: e.g. ``{"smu.source_voltage": ("v_start", "v_stop")}``. Override :meth:`plan` for derived values.
+    SETPOINTS: ClassVar[Mapping[str, str | Sequence[str]]] = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -208,6 +214,22 @@ class Protocol(Procedure):
     def title(cls) -> str:
         doc = (cls.__doc__ or "").strip()
         return doc.splitlines()[0] if doc else cls.__name__
+
+    def plan(self) -> dict[str, Planned]:
+        """Every value each limited setting will take, from the parameters (see :mod:`labctl.plan`).
+
+        The default reads :attr:`SETPOINTS` (merged along the class hierarchy); override, call
+        ``super().plan()`` and add derived settings (a magnet current from a field and its calibration).
+        """
+        declared: dict[str, Any] = {}
+        for klass in reversed(type(self).__mro__):
+            declared.update(vars(klass).get("SETPOINTS", {}))
+        out = {}
+        for setting, names in declared.items():
+            names = (names,) if isinstance(names, str) else tuple(names)
+            values = [getattr(self, n) for n in names]
+            out[setting] = Planned(_flat(values), source=names, units=_units(self, names[0]))
+        return out
 
     def arrays(self) -> Sequence[Array]:
         """Array channels of this run; override when shapes depend on parameter values."""
@@ -402,6 +424,19 @@ class Protocol(Procedure):
         ``None`` (the default) plots every NXdata group generically.
         """
         return None
+
+
+def _flat(values: Sequence[Any]) -> list[float]:
+    """Parameter values (numbers, or lists of numbers for list parameters) as one list of floats."""
+    out: list[float] = []
+    for v in values:
+        out.extend(float(x) for x in np.ravel(np.asarray(v, dtype=float)))
+    return out
+
+
+def _units(protocol: Protocol, parameter: str) -> str:
+    spec = protocol.parameter_specs().get(parameter)
+    return getattr(spec, "units", None) or ""
 
 
 def _declared(cls: type, kind: type) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from labctl.connection import ConnectedStation
 from labctl.error_queue import error_queues, summary
 from labctl.link import logger as fault_log
 from labctl.logs import RunLog
+from labctl.plan import Check, check_plan, refuse
 from labctl.protocol import Protocol, RunAborted, get_protocol
 from labctl.station import Station
 from labctl.store import RunWriter
@@ -158,11 +159,13 @@ class Runner:
 
     # -- the run ----------------------------------------------------------------------------
     def prepare(self) -> None:
-        """Everything that can be refused before a file exists: parameters, roles, drivers."""
+        """Everything that can be refused before a file exists: parameters, roles, the plan against
+        the station's limits (:class:`labctl.errors.LimitError`), drivers."""
         p = self.protocol
         p.check_parameters()
         arrays, tables, plots, scan = list(p.arrays()), list(p.tables()), list(p.plots()), p.scan()
         self.station.check_roles(p.roles())
+        refuse(self.plan_checks())
         self.phase = "connecting"
         self.log.start()
         try:
@@ -193,6 +196,10 @@ class Runner:
         except BaseException:
             self._discard()
             raise
+
+    def plan_checks(self) -> list[Check]:
+        """The protocol's planned setpoints against the station's limits (nothing is connected)."""
+        return check_plan(self.protocol.plan(), self.station)
 
     def _discard(self) -> None:
         """Undo :meth:`prepare` when the run cannot start: no file left to look like a run."""

@@ -22,6 +22,8 @@ class DemoIV(Protocol):
         Column("current", "A", "Measured current"),
     )
 
+    SETPOINTS = {"smu.source_voltage": ("v_start", "v_stop"), "smu.compliance_current": "compliance"}
+
     smu = Role("source-measure unit across the device (Keithley 2400 command set)")
 
     v_start = FloatParameter("Start voltage", units="V", default=0.0, minimum=-210, maximum=210)

@@ -28,6 +28,7 @@ class FormArray(RRAMDieProtocol):
     PLOTS = (Plot("forming", "formed_fraction", title="Fraction of devices formed vs ramp amplitude"),
              Plot("formed_per_step", "formed", title="Devices formed at each ramp amplitude"))
     DEFAULT = "forming"
+    SETPOINTS = {"die.form_start": "v_start", "die.form_stop": "v_stop"}
 
     v_start = FloatParameter("First ramp amplitude", units="V", default=2.0, minimum=0, maximum=5)
     v_stop = FloatParameter("Last ramp amplitude", units="V", default=4.5, minimum=0, maximum=5)

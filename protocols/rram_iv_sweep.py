@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.protocol import Column, FloatParameter, IntegerParameter, Protocol, Role
+from labctl.protocol import Column, FloatParameter, IntegerParameter, Planned, Protocol, Role
 
 
 def ramp(v_from: float, v_to: float, step: float) -> np.ndarray:
@@ -28,6 +28,8 @@ class IVSweep(Protocol):
                Column("current", "A", "Current"),
                Column("cycle", "", "Loop (0 = forming)"),
                Column("compliance", "A", "SMU compliance"))
+
+    SETPOINTS = {"smu.compliance_current": ("form_compliance", "set_compliance", "reset_compliance")}
 
     smu = Role("source-measure unit on the test structure's bit line (Keithley 2400 command set)")
 
@@ -46,6 +48,12 @@ class IVSweep(Protocol):
     loops = IntegerParameter("SET/RESET loops", default=3, minimum=0, maximum=10_000)
     settle = FloatParameter("Extra settling time per point", units="s", default=0.0, minimum=0,
                             maximum=60)
+
+    def plan(self):
+        plan = super().plan()
+        plan["smu.source_voltage"] = Planned([0.0, self.form_v_max, self.v_set, -self.v_reset],
+                                             source=("form_v_max", "v_set", "v_reset"), units="V")
+        return plan
 
     def startup(self):
         s = self.smu

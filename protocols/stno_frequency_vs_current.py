@@ -26,6 +26,8 @@ class FrequencyVsCurrent(STNOSpectra):
              Plot("pillar_voltage", "voltage", title="Pillar voltage vs DC current"))
     DEFAULT = "frequency"
 
+    SETPOINTS = {"smu1.source_current": ("i_start", "i_stop")}
+
     smu1 = Role("source-measure unit biasing the oscillator")
 
     i_start = FloatParameter("Start current", units="A", default=4.5e-3, minimum=-0.1, maximum=0.1)

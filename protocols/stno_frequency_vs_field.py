@@ -26,6 +26,9 @@ class FrequencyVsField(STNOSpectra):
              Plot("measured_field", "field", title="Field measured at the sample vs setpoint"))
     DEFAULT = "frequency"
 
+    FIELDS = ("field_start", "field_stop")
+    SETPOINTS = {"smu1.source_current": "current"}
+
     smu1 = Role("source-measure unit biasing the oscillator")
 
     current = FloatParameter("DC current", units="A", default=7e-3, minimum=-0.1, maximum=0.1)

@@ -37,6 +37,8 @@ class InjectionLocking(STNOSpectra):
              Plot("linewidth_map", "linewidth", title="Linewidth"))
     DEFAULT = "locking_map"
 
+    SETPOINTS = {"smu1.source_current": "current", "rf_a.power": ("p_start", "p_stop")}
+
     smu1 = Role("source-measure unit biasing the oscillator")
     rf_a = Role("microwave generator feeding the strip line")
 

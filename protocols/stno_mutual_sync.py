@@ -37,6 +37,9 @@ class MutualSync(STNOSpectra):
              Plot("linewidth_vs_current", "linewidth", title="Linewidth of the strongest peak"))
     DEFAULT = "frequencies"
 
+    SETPOINTS = {"smu1.source_current": "current_a", "smu2.source_current": ("i_start", "i_stop"),
+                 "smu3.source_current": "current_c", "smu4.source_current": "current_d"}
+
     smu1 = Role("source-measure unit biasing oscillator A")
     smu2 = Role("source-measure unit biasing oscillator B")
     smu3 = Role("source-measure unit biasing oscillator C")

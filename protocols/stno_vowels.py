@@ -89,6 +89,10 @@ class VowelRecognition(STNOSpectra):
                   title="Frequencies of the oscillators along learning"))
     DEFAULT = "recognition"
 
+    # learning keeps every current within [i_min, i_max] (calibration sweeps it); both tones at rf_power
+    SETPOINTS = {**{f"smu{k}.source_current": ("i_min", "i_max") for k in range(1, 5)},
+                 "rf_a.power": "rf_power", "rf_b.power": "rf_power"}
+
     smu1 = Role("source-measure unit biasing oscillator 1")
     smu2 = Role("source-measure unit biasing oscillator 2")
     smu3 = Role("source-measure unit biasing oscillator 3")

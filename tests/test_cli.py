@@ -111,7 +111,10 @@ def test_run_show_plot_list(in_tmp, capsys):
     assert "GPIB0::24::INSTR" in capsys.readouterr().out
 
 
-def test_failed_run_exits_1_with_message_and_file(in_tmp, capsys):
+def test_failed_run_exits_1_with_message_and_file(in_tmp, capsys, monkeypatch):
+    from labctl.protocol import get_protocol
+
+    monkeypatch.setattr(get_protocol("demo_iv"), "plan", lambda self: {})  # refused while running
     assert main(["run", "demo_iv", "-p", "v_stop=3", "-p", "points=4", "--out", "f.h5"]) == 1
     err = capsys.readouterr().err
     assert "failed: 3 points -> f.h5" in err and "refused: station limit" in err

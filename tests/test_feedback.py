@@ -15,6 +15,7 @@ import pytest
 
 from labctl.cli import main
 from labctl.progress import RunProgress
+from labctl.protocol import get_protocol
 from labctl.results import open_run
 from labctl.runner import run_protocol
 
@@ -114,6 +115,7 @@ def test_verbose_shows_run_start_and_end_default_shows_neither(tmp_path, monkeyp
 
 def test_the_run_file_keeps_the_runs_log_lines(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(get_protocol("demo_iv"), "plan", lambda self: {})  # refused while running
     assert main(["run", "demo_iv", "-p", "v_stop=3", "-p", "points=4", "--out", "f.h5", "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "on station" not in err and "refused" in err  # --quiet: only the outcome
@@ -124,7 +126,8 @@ def test_the_run_file_keeps_the_runs_log_lines(tmp_path, monkeypatch, capsys):
     assert "INFO labctl.runner: demo_iv failed: 3 points -> f.h5 (LimitError: smu.source_voltage" in log
 
 
-def test_a_scripts_logging_sees_only_what_it_asked_for_while_the_file_keeps_info(tmp_path):
+def test_a_scripts_logging_sees_only_what_it_asked_for_while_the_file_keeps_info(tmp_path, monkeypatch):
+    monkeypatch.setattr(get_protocol("demo_iv"), "plan", lambda self: {})  # refused while running
     seen: list[logging.LogRecord] = []
 
     class Keep(logging.Handler):

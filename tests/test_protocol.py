@@ -242,7 +242,10 @@ def test_failure_records_traceback_and_still_shuts_down(tmp_path):
 
 
 def test_limit_violation_fails_the_run_before_the_value_is_sent(tmp_path):
-    _, result = _run(tmp_path, get_protocol("demo_iv")(v_stop=3.0, points=4))
+    """What no plan declared, the guard around the driver still refuses when it is sent."""
+    proto = get_protocol("demo_iv")(v_stop=3.0, points=4)
+    proto.plan = dict  # declares nothing: the station's limits meet the sweep only while it runs
+    _, result = _run(tmp_path, proto)
     assert result.status == "failed" and "LimitError" in result.message
     assert result.points == 3  # 0, 1 and 2 V measured; 3 V refused (limit |V| <= 2 V)
     assert "source_voltage = 3.0 refused" in result.message

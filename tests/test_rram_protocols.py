@@ -153,10 +153,12 @@ def test_iv_sweep_forming_and_butterfly(tmp_path):
     ("rram_program_array", {"compliance": 400e-6}),
 ])
 def test_pulses_beyond_station_limits_are_refused_before_any_scpi(tmp_path, name, params):
+    from labctl.errors import LimitError
+
     bench = bench_of_station()
-    _, res = run(name, tmp_path / "x.h5", **params)
-    assert res.status == "failed"
-    assert "limit" in res.message
+    with pytest.raises(LimitError, match="plan refused before the run"):  # the plan, before connecting
+        run(name, tmp_path / "x.h5", **params)
+    assert not (tmp_path / "x.h5").exists()
     assert bench.die.log == []  # nothing reached the die
     lab = Station.load("rram").connect(["die"])
     d = lab.instruments["die"]

@@ -91,7 +91,9 @@ def test_mutual_sync_merges_two_peaks_into_one_near_equal_frequencies(tmp_path):
 
 def test_a_current_beyond_the_limit_fails_the_run_with_the_lab_left_safe(tmp_path):
     cls = get_protocol("stno_frequency_vs_current")
-    result = Runner(cls(i_stop=15e-3, steps=3), Station.load("stno"), tmp_path / "run.h5").run()
+    proto = cls(i_stop=15e-3, steps=3)
+    proto.plan = dict  # no plan declared: the guard refuses the current while the sweep runs
+    result = Runner(proto, Station.load("stno"), tmp_path / "run.h5").run()
     assert result.status == "failed" and "limit" in result.message
     _assert_left_safe()
 

@@ -200,7 +200,9 @@ def test_inconsistent_settings_are_refused_before_a_file_exists(tmp_path, params
 
 def test_rf_power_above_the_station_limit_fails_the_run_with_the_lab_left_safe(tmp_path):
     cls = get_protocol("stno_vowel_recognition")
-    result = Runner(cls(**SMALL, rf_power=3.0), Station.load("stno"), tmp_path / "run.h5").run()
+    proto = cls(**SMALL, rf_power=3.0)
+    proto.plan = dict  # no plan declared: the guard refuses the power while the run starts
+    result = Runner(proto, Station.load("stno"), tmp_path / "run.h5").run()
     assert result.status == "failed" and "limit" in result.message
     with open_run(tmp_path / "run.h5") as run:
         assert len(run["presentation"].values) == 0  # refused before any vowel was sent

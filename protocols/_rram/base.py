@@ -19,6 +19,9 @@ class RRAMDieProtocol(Protocol):
 
     STATION = "rram"
 
+    SETPOINTS = {"die.set_amplitude": "set_voltage", "die.set_compliance": "compliance",
+                 "die.reset_amplitude": "reset_voltage", "die.reset_gate": "reset_gate"}
+
     die = Role("RRAM die controller (FPGA board driving the 2T2R test die)")
 
     set_voltage = FloatParameter("SET pulse amplitude", units="V", default=1.8, minimum=0,

@@ -15,6 +15,7 @@ from labctl.protocol import (
     FloatParameter,
     IntegerParameter,
     ParameterError,
+    Planned,
     Protocol,
     Role,
 )
@@ -35,6 +36,7 @@ class STNOSpectra(Protocol):
     SMU_ROLES: tuple[str, ...] = ("smu1",)
     RF_ROLES: tuple[str, ...] = ()
     SWEEP = Column("dc_current", "A", "DC current")  # the array index: what each record is taken at
+    FIELDS: tuple[str, ...] = ("field",)  # parameters holding the fields the run goes to (its plan)
 
     analyzer = Role("spectrum analyzer on the chip's rf output (E4408B + RBW/averaging)")
     magnet = Role("bipolar supply of the electromagnet (Kepco BOP command set)")
@@ -63,6 +65,18 @@ class STNOSpectra(Protocol):
         super().check_parameters()
         if not self.f_start < self.f_stop:
             raise ParameterError(f"need f_start < f_stop (got {self.f_start:g} Hz, {self.f_stop:g} Hz)")
+
+    def plan(self):
+        """Pillar compliance and magnet supply as set at startup; the coil currents that the fields of
+        ``FIELDS`` need (from zero, in steps of ``magnet_step``); subclasses declare the rest."""
+        plan = super().plan()
+        for name in self.SMU_ROLES:
+            plan[f"{name}.compliance_voltage"] = Planned([self.compliance], source=("compliance",), units="V")
+        plan["magnet.voltage_setpoint"] = Planned([self.magnet_voltage], source=("magnet_voltage",), units="V")
+        coil = [0.0] + [getattr(self, name) / self.field_per_amp for name in self.FIELDS]
+        plan["magnet.current_setpoint"] = Planned(coil, step=self.magnet_step, units="A",
+                                                  source=(*self.FIELDS, "field_per_amp", "magnet_step"))
+        return plan
 
     def arrays(self):
         """One spectrum per point of the scan, indexed by what each is taken at."""
