@@ -125,7 +125,12 @@ class DieController(SCPIMixin, Instrument):
         """Control the array read: 'DIFF' (2T2R, the PCSA compares BL and BLb) or 'SING' (1T1R, one
         device against the reference resistor).""",
         validator=strict_discrete_set, values=("DIFF", "SING"), cast=str, check_set_errors=True)
-    sense_reference = _ohms(":SENS:REF", "reference resistance of single-ended (1T1R) reads")
+    sense_reference = Instrument.control(
+        ":SENS:REF?", ":SENS:REF %g",
+        """Control the reference resistance of single-ended (1T1R) reads in ohm: setting trims every
+        column to the value, the query answers the geometric mean over the columns (see
+        ``sense_reference_columns``).""",
+        validator=strict_range, values=(1e2, 1e9), check_set_errors=True)
     sense_side = Instrument.control(":SENS:SIDE?", ":SENS:SIDE %s",
                                     "Control which device a 1T1R read senses: 'BL' or 'BLB'.",
                                     validator=strict_discrete_set, values=("BL", "BLB"), cast=str,
@@ -135,6 +140,27 @@ class DieController(SCPIMixin, Instrument):
         "Control the row range (first, last) of array reads and XNOR-popcounts.",
         validator=_row_range, values=(0, ROWS - 1),
         get_process_list=lambda v: tuple(int(x) for x in v), check_set_errors=True)
+
+    @property
+    def sense_reference_columns(self):
+        """Control the 1T1R reference of each column in ohm, an array of 32 (1e2 to 1e9 ohm).
+
+        The reference is a trim of the die: it stays until set again, so a calibration done once
+        holds for every later single-ended read."""
+        r = self._visa.query_binary_values(":SENS:REF:COL?", datatype="f", container=np.array)
+        self.check_set_errors()
+        return r.astype(float)
+
+    @sense_reference_columns.setter
+    def sense_reference_columns(self, values):
+        r = np.asarray(values, float)
+        if r.shape not in ((), (COLS,)):
+            raise ValueError(f"one reference or {COLS} (one per column), got shape {r.shape}")
+        r = np.broadcast_to(r, (COLS,))
+        if not np.all(np.isfinite(r) & (r >= 1e2) & (r <= 1e9)):
+            raise ValueError("references must lie in [1e2, 1e9] ohm")
+        self._visa.write_binary_values(":SENS:REF:COL ", r.astype("<f4"), datatype="f")
+        self.check_set_errors()
 
     # -- measurements ---------------------------------------------------------------------------
     cell_resistance = Instrument.measurement(":CELL:RES?",

@@ -17,16 +17,24 @@ Whole array, one command each, IEEE 488.2 definite-length blocks
     ``:ARRay:PROGram:PULSes?``         <uint8 x 2048> pulses used per device by the last write
     ``:ARRay:READ?``                   <uint8 x rows*32> sensed bits of ``:ARRay:ROWS first,last``
                                        (``:SENSe:MODE DIFFerential`` 2T2R, or ``SINGle``: the
-                                       ``:SENSe:SIDE`` device against ``:SENSe:REFerence`` ohm)
+                                       ``:SENSe:SIDE`` device against its column's reference)
     ``:ARRay:RESistance?``             <float32 x 2048> analog read of every device
     ``:ARRay:POPCount? <uint8 x 32>``  <uint8 x rows> XNOR-popcount of the input against each row
     ``:ARRay:CYCLe <n>``               n SET/RESET endurance cycles of every device
+1T1R reference (a trim of the die, one value per column, kept until set again; 100 kohm at *RST)
+    ``:SENSe:REFerence <ohm>``         every column to one value; the query answers the geometric
+                                       mean over the columns
+    ``:SENSe:REFerence:COLumn <float32 x 32>`` (or 32 numbers), ``:SENSe:REFerence:COLumn?``
+                                       one value per column
 Energy: ``:ENERgy?`` (J, last operation), ``:ENERgy:TOTal?``, ``:ENERgy:CLEar``.
+
+Compliance currents become word-line voltages through the board's calibration of its die's access
+transistors (the bench's ``transistor`` parameters), and the word lines power up at 100 uA.
 
 Device order in blocks: index = (row * 32 + column) * 2 + side (0 = BL, 1 = BLb).
 Every error goes through the SCPI error queue and leaves the die untouched: bad addresses and
-out-of-range pulses are -222, a pattern of the wrong length -160, non-binary pattern values -224,
-conflicting settings -221.
+out-of-range pulses and references are -222, a pattern or reference block of the wrong length -160,
+non-binary pattern values -224, conflicting settings -221.
 """
 
 from __future__ import annotations
@@ -34,7 +42,6 @@ from __future__ import annotations
 import numpy as np
 
 from labctl.sim_backends.interfaces import MemoryDie
-from labctl.sim_backends.physics.rram import AccessTransistor
 from labctl.sim_backends.physics.rram_die import (
     COLS,
     N_DEVICES,
@@ -44,6 +51,7 @@ from labctl.sim_backends.physics.rram_die import (
     PulseSpec,
 )
 from labctl.sim_backends.scpi import (
+    Block,
     Bool,
     Choice,
     Float,
@@ -61,8 +69,10 @@ WIDTH = Float(10e-9, 1e-3, "S")
 AMPLITUDE = Float(0.0, V_MAX, "V")
 GATE = Float(0.0, V_MAX, "V")
 COMPLIANCE = Float(5e-6, 500e-6, "A")
+REFERENCE = Float(1e2, 1e9, "OHM")
+DEFAULT_REFERENCE = 1e5  # ohm, every column at power-up
+NOMINAL_COMPLIANCE = 100e-6  # A, the word lines' power-up bias
 LINK_BYTES_PER_SECOND = 10e6  # gigabit link, protocol overhead included
-_TR = AccessTransistor()
 
 
 def _compliance_commands(pulse: str, gate: str):
@@ -71,11 +81,11 @@ def _compliance_commands(pulse: str, gate: str):
 
     @command(f":{pulse}:COMPliance")
     def set_limit(self, value):
-        setattr(self, gate, round(float(_TR.gate_for_current(COMPLIANCE.parse(value))), 4))
+        setattr(self, gate, self._gate_for(COMPLIANCE.parse(value)))
 
     @command(f":{pulse}:COMPliance?")
     def query_limit(self):
-        return float(_TR.saturation_current(getattr(self, gate)))
+        return float(self._transistor.saturation_current(getattr(self, gate)))
 
     return set_limit, query_limit
 
@@ -109,7 +119,6 @@ class DieControllerEmulator(ScpiEmulator):
     verify_lrs = Setting(":VERify:LRS", Float(1e2, 1e9, "OHM"), 3e4)
     verify_hrs = Setting(":VERify:HRS", Float(1e2, 1e9, "OHM"), 2e5)
     sense_mode = Setting(":SENSe:MODE", Choice("DIFFerential", "SINGle"), "DIFF")
-    sense_reference = Setting(":SENSe:REFerence", Float(1e2, 1e9, "OHM"), 1e5)
     sense_side = Setting(":SENSe:SIDE", Choice("BL", "BLB"), "BL")
 
     def __init__(self, bench, name: str = "", die: str = "die"):
@@ -118,12 +127,23 @@ class DieControllerEmulator(ScpiEmulator):
 
     def reset(self) -> None:
         super().reset()
+        self.set_gate = self.form_gate = self._gate_for(NOMINAL_COMPLIANCE)
+        self.die.set_reference(DEFAULT_REFERENCE)
         self.rows = (0, ROWS - 1)
         self.last_energy = 0.0
         self.total_energy = 0.0
         self.last_pulses = np.zeros(N_DEVICES, np.uint8)
 
     # -- helpers --------------------------------------------------------------------------------
+    @property
+    def _transistor(self):
+        """The die's access transistor (the bench file's ``transistor`` parameters)."""
+        return self.die.devices.transistor
+
+    def _gate_for(self, current: float) -> float:
+        """Word-line voltage that saturates the die's access transistor at ``current``."""
+        return round(float(self._transistor.gate_for_current(current)), 4)
+
     def _run(self, fn, *args, **kwargs):
         """Run a die operation, charge its time to the clock and book its energy."""
         n0 = len(self.die.log)
@@ -235,7 +255,7 @@ class DieControllerEmulator(ScpiEmulator):
             bits = self._run(self.die.read_pcsa, rows)[0]
         else:
             side = 0 if self.sense_side == "BL" else 1
-            bits = self._run(self.die.read_1t1r, self.sense_reference, rows, side)[0]
+            bits = self._run(self.die.read_1t1r, None, rows, side)[0]
         out = bits.astype(np.uint8).ravel()
         self._transfer(out.nbytes)
         return ieee_block(out, "u1")
@@ -261,6 +281,39 @@ class DieControllerEmulator(ScpiEmulator):
     @command(":ARRay:CYCLe")
     def array_cycle(self, n):
         self._run(self.die.cycle, Int(1, 10**10).parse(n), self._set_pulse(), self._reset_pulse())
+
+    # -- 1T1R reference --------------------------------------------------------------------------
+    @command(":SENSe:REFerence")
+    def set_reference(self, value):
+        self.die.set_reference(REFERENCE.parse(value))
+
+    @command(":SENSe:REFerence?")
+    def reference(self):
+        return float(np.exp(np.mean(np.log(self.die.reference))))
+
+    @command(":SENSe:REFerence:COLumn")
+    def set_column_references(self, *values):
+        if len(values) == 1 and isinstance(values[0], Block):
+            r = block_array(values[0], "<f4").astype(float)
+            if r.size != COLS:
+                raise ScpiError(-160, f"reference block must hold {COLS} float32, got {r.size}")
+        elif len(values) == COLS:
+            r = np.array([REFERENCE.parse(v) for v in values])
+        else:
+            raise ScpiError(-109 if len(values) < COLS else -108,
+                            f"{COLS} references needed (a float32 block or {COLS} numbers), "
+                            f"got {len(values)}")
+        bad = ~(np.isfinite(r) & (r >= REFERENCE.minimum) & (r <= REFERENCE.maximum))
+        if bad.any():
+            raise ScpiError(-222, f"column {int(np.argmax(bad))}: reference {r[bad][0]:g} outside "
+                                  f"[{REFERENCE.minimum:g}, {REFERENCE.maximum:g}] ohm")
+        self.die.set_reference(r)
+
+    @command(":SENSe:REFerence:COLumn?")
+    def column_references(self):
+        r = self.die.reference.astype("<f4")
+        self._transfer(r.nbytes)
+        return ieee_block(r, "<f4")
 
     # -- energy ---------------------------------------------------------------------------------
     @command(":ENERgy?")

@@ -91,11 +91,13 @@ class RFLine(Protocol):
 class MemoryDie(Protocol):
     """An in-memory-computing RRAM die as its controller board drives it
     (`labctl.sim_backends.physics.rram_die.RRAMDie`): device addressing, pulses, program-and-verify,
-    forming, reads and XNOR-popcount, each operation logged as (name, devices, energy J, duration s)."""
+    forming, reads and XNOR-popcount, each operation logged as (name, devices, energy J, duration s);
+    the 1T1R reference is a trim of the die, one resistance per column, kept until set again."""
 
     log: list
-    devices: object  # the device array: ``devices.formed`` tells the formed devices
+    devices: object  # the device array: ``devices.formed``, ``devices.transistor`` (access device)
     forming_voltage: np.ndarray
+    reference: np.ndarray  # 1T1R reference per column (ohm)
 
     def index(self, rows=None, cols=None, sides=None) -> np.ndarray: ...
 
@@ -112,6 +114,8 @@ class MemoryDie(Protocol):
     def read_resistance(self, idx=None, n_reads=1): ...
 
     def read_pcsa(self, rows=None, n_reads=1): ...
+
+    def set_reference(self, r_ref) -> None: ...
 
     def read_1t1r(self, r_ref, rows=None, side=0, n_reads=1): ...
 

@@ -130,6 +130,84 @@ def test_single_ended_read_uses_the_reference(die):
     assert not die.query_binary_values(":ARR:READ?", datatype="B", container=np.array).any()
 
 
+def test_reference_is_a_per_column_trim_of_the_die(die, bench):
+    """One value per column, as a float32 block or 32 numbers; single-ended reads use it."""
+    formed(die)
+    bits = np.random.default_rng(5).random((32, 32)) < 0.5
+    die.write_binary_values(":ARR:PROG ", bits.astype(np.uint8).ravel(), datatype="B")
+    assert die.query_binary_values(":SENS:REF:COL?", datatype="f", container=np.array).tolist() \
+        == [1e5] * 32  # power-up trim
+    ref = np.full(32, 1e5, np.float32)
+    ref[3], ref[7] = 1e2, 1e9  # below every device: reads 0; above every device: reads 1
+    die.write_binary_values(":SENS:REF:COL ", ref, datatype="f")
+    assert error(die)[0] == 0
+    assert np.array_equal(bench.die.reference, ref)
+    back = die.query_binary_values(":SENS:REF:COL?", datatype="f", container=np.array)
+    assert np.array_equal(back, ref)
+    die.write(":SENS:MODE SING")
+    read = die.query_binary_values(":ARR:READ?", datatype="B", container=np.array).reshape(32, 32)
+    assert not read[:, 3].any() and read[:, 7].all()
+    keep = np.ones(32, bool)
+    keep[[3, 7]] = False
+    assert np.array_equal(read[:, keep], bits[:, keep])
+    assert float(die.query(":SENS:REF?")) == pytest.approx(10 ** (161 / 32), rel=1e-6)  # geometric mean
+    die.write(":SENS:REF:COL " + ",".join(["2e4"] * 31 + ["3E5"]))  # as text
+    assert error(die)[0] == 0 and bench.die.reference[-1] == 3e5
+    die.write(":SENS:REF 5e4")  # one value for every column
+    assert np.all(bench.die.reference == 5e4)
+    die.write("*RST")
+    assert np.all(bench.die.reference == 1e5)
+
+
+@pytest.mark.parametrize("payload, code", [
+    (np.full(31, 1e5, np.float32), -160),
+    (np.array([1e5] * 31 + [2e9], np.float32), -222),
+    (np.array([1e5] * 31 + [np.nan], np.float32), -222),
+    (np.array([50.0] + [1e5] * 31, np.float32), -222),
+    ("1e5,2e5", -109),
+    (",".join(["1e5"] * 33), -108),
+])
+def test_bad_references_are_refused_and_change_nothing(die, bench, payload, code):
+    die.write(":SENS:REF 2e5")
+    if isinstance(payload, str):
+        die.write(":SENS:REF:COL " + payload)
+    else:
+        die.write_binary_values(":SENS:REF:COL ", payload, datatype="f")
+    assert error(die)[0] == code
+    assert np.all(bench.die.reference == 2e5)
+
+
+def test_compliance_uses_the_die_s_own_transistors():
+    """A bench file with other access transistors: the board's calibration follows them, so the
+    compliance asked for is the current the SET gets (R_LRS ~ V_C / I_C as on the nominal die)."""
+    from labctl.sim_backends.physics.rram import AccessTransistor
+
+    lib = f"{resolve('rram.yaml')}?transistor.k_sat=1e-4&transistor.vth=0.6@labsim"
+    manager = pyvisa.ResourceManager(lib)
+    try:
+        inst = manager.open_resource(DIE, read_termination="\n", write_termination="\n")
+        bench = manager.visalib.bench
+        weak = bench.die.devices.transistor
+        assert (weak.k_sat, weak.vth) == (1e-4, 0.6)
+        nominal = AccessTransistor()
+        assert float(inst.query(":SET:GATE?")) == pytest.approx(
+            float(weak.gate_for_current(100e-6)), abs=1e-4)  # powers up at 100 uA
+        inst.write(":SET:COMP 20e-6")
+        gate = float(inst.query(":SET:GATE?"))
+        assert gate == pytest.approx(float(weak.gate_for_current(20e-6)), abs=1e-4)
+        assert gate > float(nominal.gate_for_current(20e-6)) + 0.1
+        assert float(inst.query(":SET:COMP?")) == pytest.approx(20e-6, rel=1e-3)
+        formed(inst)
+        inst.write(":VER 0")
+        inst.write_binary_values(":ARR:PROG ", np.ones(1024, np.uint8), datatype="B")
+        r = inst.query_binary_values(":ARR:RES?", datatype="f", container=np.array)
+        r_lrs = np.median(r.reshape(32, 32, 2)[..., 0])
+        assert 0.3 < r_lrs * 20e-6 < 0.6  # the universal SET law at the current asked for
+        assert error(inst)[0] == 0
+    finally:
+        manager.close()
+
+
 def test_operations_take_bench_time_not_wall_time(die, bench):
     formed(die)
     t0 = bench.clock.now()
@@ -155,13 +233,22 @@ def test_driver_reads_writes_and_validates_before_sending():
     d.select(5, 6, "BLB")
     assert d.program_cell("HRS") >= 1 and d.cell_resistance > 1e5
     assert d.program_cell("LRS") >= 1 and d.cell_resistance < 1e5
+    d.sense_reference_columns = np.geomspace(3e4, 3e5, 32)
+    assert np.allclose(d.sense_reference_columns, np.geomspace(3e4, 3e5, 32), rtol=1e-6)
+    assert d.sense_reference == pytest.approx(np.sqrt(3e4 * 3e5), rel=1e-5)
+    d.sense_reference_columns = 7e4
+    assert np.all(bench.die.reference == 7e4)
     n_log = len(bench.die.log)
     for bad in (lambda: setattr(d, "row", 32), lambda: setattr(d, "set_amplitude", 5.5),
+                lambda: setattr(d, "sense_reference_columns", np.full(31, 1e5)),
+                lambda: setattr(d, "sense_reference_columns", [1e5] * 31 + [np.nan]),
+                lambda: setattr(d, "sense_reference_columns", [1e5] * 31 + [2e9]),
                 lambda: setattr(d, "rows", (9, 3)), lambda: d.program_array(np.ones((32, 31))),
                 lambda: d.xnor_popcount(np.full(32, 2)), lambda: d.program_cell("LOW")):
         with pytest.raises(ValueError):
             bad()
     assert len(bench.die.log) == n_log
+    assert np.all(bench.die.reference == 7e4)
     d.write(":ADDR:ROW 77")
     with pytest.raises(DieControllerError, match="-222"):
         d.check_set_errors()
