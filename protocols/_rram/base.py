@@ -2,16 +2,30 @@
 
 Abstract (no NAME): `rram_form_array`, `rram_program_array`, `rram_bit_error_rate`, `rram_endurance`
 and `rram_bnn_inference` build on :class:`RRAMDieProtocol`. A bit is 1 when its BL device holds the low
-resistance; the 1T1R comparison reads the BL device alone against a reference resistor placed at the
-geometric mean of the BL devices' LRS and HRS medians (calibrated on the pattern just written).
+resistance. The 1T1R comparison reads the BL device alone against its column's reference resistor, a
+trim of the die that :class:`FixedReference` calibrates once, as a lab does (calibration writes, analog
+reads, the reference placed between the LRS and HRS distributions), records in the run file and then
+leaves alone, however much the devices age afterwards.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from labctl.protocol import BooleanParameter, FloatParameter, IntegerParameter, Protocol, Role
-from labctl.protocols._rram.layout import ROWS
+from labctl.protocol import (
+    Array,
+    Axis,
+    BooleanParameter,
+    Column,
+    FloatParameter,
+    IntegerParameter,
+    ListParameter,
+    Protocol,
+    Role,
+)
+from labctl.protocols._rram.layout import COLS, ROWS
+
+R_MIN, R_MAX = 1e2, 1e9  # the controller's reference trim range (ohm)
 
 
 class RRAMDieProtocol(Protocol):
@@ -56,25 +70,100 @@ class RRAMDieProtocol(Protocol):
         self.die.sense_mode = "DIFF"
 
     # -- measurements shared by the BER and endurance protocols ---------------------------------
-    def read_errors(self, bits: np.ndarray) -> dict:
-        """Read back ``bits`` both ways; error maps, resistances and the 1T1R reference used."""
+    def read_errors(self, bits: np.ndarray, resistance: bool = True) -> dict:
+        """Read back ``bits`` both ways: 2T2R (PCSA) and 1T1R (BL device against the reference
+        already trimmed); error maps, and with ``resistance`` the analog read of every device."""
         d = self.die
         d.sense_mode = "DIFF"
         read_2t2r = d.read_array()
-        r = d.array_resistance()
-        bl = r[..., 0]
-        r_lrs, r_hrs = np.median(bl[bits]), np.median(bl[~bits])
-        ref = float(np.clip(np.sqrt(r_lrs * r_hrs), 1e2, 1e9))
-        d.sense_reference = ref
         d.sense_side = "BL"
         d.sense_mode = "SING"
         read_1t1r = d.read_array()
         d.sense_mode = "DIFF"
-        lrs = np.where(bits[..., None] == np.array([True, False]), r, np.nan)
-        hrs = np.where(bits[..., None] == np.array([False, True]), r, np.nan)
-        return {"errors_2t2r": read_2t2r != bits, "errors_1t1r": read_1t1r != bits,
-                "resistance": r, "reference": ref, "r_lrs": float(np.nanmedian(lrs)),
-                "r_hrs": float(np.nanmedian(hrs))}
+        out = {"errors_2t2r": read_2t2r != bits, "errors_1t1r": read_1t1r != bits}
+        if resistance:
+            r = d.array_resistance()
+            want_lrs = np.stack([bits, ~bits], axis=-1)
+            out.update(resistance=r, r_lrs=float(np.median(r[want_lrs])),
+                       r_hrs=float(np.median(r[~want_lrs])))
+        return out
+
+
+CALIBRATION = (Column("compliance", "A", "SET compliance of the calibration writes"),
+               Column("calibration_lrs", "ohm", "Median BL LRS resistance of the calibration writes"),
+               Column("calibration_hrs", "ohm", "Median BL HRS resistance of the calibration writes"),
+               Column("calibration_sigma_lrs", "", "Spread of ln R_LRS (IQR / 1.349)"),
+               Column("calibration_sigma_hrs", "", "Spread of ln R_HRS (IQR / 1.349)"))
+
+
+def reference_between(ln_lrs: np.ndarray, ln_hrs: np.ndarray, method: str) -> float:
+    """Reference resistance between LRS and HRS samples (natural logs of ohm).
+
+    ``"median"``: the geometric mean of the two medians.  ``"margin"``: the point as many standard
+    deviations of ln R above the LRS median as below the HRS median, ``(m_L s_H + m_H s_L) /
+    (s_L + s_H)``, so the two tails beyond it are equal for log-normal states; it is the geometric
+    mean when both spreads are equal and moves toward the narrower state otherwise (the HRS spreads
+    wider than the LRS: Ielmini, Semicond. Sci. Technol. 31, 063002 (2016)).  Spreads are robust
+    (interquartile range / 1.349), so a few outliers do not move the reference.
+    """
+    m_l, m_h = np.median(ln_lrs), np.median(ln_hrs)
+    if method == "median":
+        x = (m_l + m_h) / 2
+    elif method == "margin":
+        s_l, s_h = (np.subtract(*np.percentile(v, [75, 25])) / 1.349 for v in (ln_lrs, ln_hrs))
+        x = (m_l * s_h + m_h * s_l) / (s_l + s_h) if s_l + s_h > 0 else (m_l + m_h) / 2
+    else:
+        raise ValueError(f"unknown reference method {method!r}")
+    return float(np.clip(np.exp(x), R_MIN, R_MAX))
+
+
+class FixedReference:
+    """A 1T1R reference calibrated once, as on silicon: write a checkerboard and its complement in
+    turn (``calibration_writes`` writes at the present pulse settings), read every BL device's
+    resistance, place the reference between the LRS and HRS distributions
+    (:func:`reference_between`), trim the die to it and record it (array ``reference_1t1r``, with the
+    distributions it came from).  One value for every column by default: analog reads see the
+    devices only, and the columns' devices share one distribution, so a per-column estimate would
+    add sampling noise and correct nothing."""
+
+    reference_method = ListParameter("1T1R reference placement", choices=["margin", "median"],
+                                     default="margin")
+    calibration_writes = IntegerParameter("Calibration writes (checkerboard, complement, ...)",
+                                          default=4, minimum=1, maximum=100)
+    reference_per_column = BooleanParameter("Calibrate each column's reference on its own devices",
+                                            default=False)
+
+    REFERENCE_ARRAY = Array("reference_1t1r", (COLS,), "ohm",
+                            "1T1R reference of each column, calibrated once",
+                            axes=(Axis("column"),), index=CALIBRATION)
+
+    def calibrate_reference(self, compliance: float) -> np.ndarray:
+        """Calibrate at the pulse settings in force (``compliance`` is recorded with it); trim the
+        die to the result and return the 32 column references (ohm)."""
+        d = self.die
+        r_c, c_c = np.indices((ROWS, COLS))
+        board = (r_c + c_c) % 2 == 0
+        ln_r, lrs = [], []
+        for k in range(self.calibration_writes):
+            bits = board if k % 2 == 0 else ~board
+            d.program_array(bits)
+            ln_r.append(np.log(np.maximum(d.array_resistance()[..., 0], 1.0)))
+            lrs.append(bits)
+            self.checkpoint()
+        ln_r, lrs = np.array(ln_r), np.array(lrs)
+        if self.reference_per_column:
+            ref = np.array([reference_between(ln_r[..., c][lrs[..., c]], ln_r[..., c][~lrs[..., c]],
+                                              self.reference_method) for c in range(COLS)])
+        else:
+            ref = np.full(COLS, reference_between(ln_r[lrs], ln_r[~lrs], self.reference_method))
+        d.sense_reference_columns = ref
+        ref = d.sense_reference_columns  # the trim the controller holds, as recorded
+        spread = [np.subtract(*np.percentile(v, [75, 25])) / 1.349 for v in (ln_r[lrs], ln_r[~lrs])]
+        self.emit_array("reference_1t1r", ref, compliance=compliance,
+                        calibration_lrs=float(np.exp(np.median(ln_r[lrs]))),
+                        calibration_hrs=float(np.exp(np.median(ln_r[~lrs]))),
+                        calibration_sigma_lrs=spread[0], calibration_sigma_hrs=spread[1])
+        return ref
 
 
 class FormsFirst:

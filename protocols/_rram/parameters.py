@@ -42,3 +42,21 @@ def pattern_bits(kind: str, seed: int = 0, user_hex: str = "") -> np.ndarray:
             raise ParameterError("user_bits: not a hexadecimal string") from None
         return np.unpackbits(raw).astype(bool).reshape(ROWS, COLS)
     raise ParameterError(f"unknown pattern {kind!r}")
+
+
+def parse_codes(text: str, name: str = "codes") -> list:
+    """``"SECDED64, SEC32"`` -> Hamming SEC / Hsiao SECDED codes on 64- and 32-bit data words."""
+    import re
+
+    from labctl.protocols._rram.ecc import HammingCode
+
+    codes = []
+    for word in (w.strip() for w in str(text).replace(";", ",").split(",")):
+        if not word:
+            continue
+        m = re.fullmatch(r"(SECDED|SEC)\s*(\d+)", word, re.IGNORECASE)
+        if not m or not 4 <= int(m.group(2)) <= 512:
+            raise ParameterError(f"{name}: {word!r} is not a code; write SEC<k> or SECDED<k> with "
+                                 "k data bits per word (4 to 512), e.g. SECDED64, SEC32")
+        codes.append(HammingCode(int(m.group(2)), m.group(1).upper() == "SECDED"))
+    return codes
