@@ -190,6 +190,41 @@ def _entries(path: str, entry: str | None) -> list[str]:
     return entries
 
 
+def _same(a, b) -> bool:
+    import numpy as np
+
+    try:
+        return bool(np.array_equal(a, b))
+    except TypeError:
+        return a == b
+
+
+def _with_units(value, units: str = "") -> str:
+    return f"{_fmt(value)} {units}" if units and units != "1" else _fmt(value)
+
+
+def _sample_facts(run, at_end: bool) -> dict[str, tuple]:
+    """The sample's facts at the start (or the end) of a run: dotted name -> (value, units)."""
+    import h5py
+
+    g = run.entry.get("sample")
+    if at_end:
+        g = g.get("end_of_run") if isinstance(g, h5py.Group) else None
+    if not isinstance(g, h5py.Group):
+        return {}
+    out = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and (at_end or not name.startswith("end_of_run")):
+            value = obj[()]
+            value = value.decode() if isinstance(value, bytes) else value
+            units = obj.attrs.get("units", "")
+            out[name.replace("/", ".")] = (value, units.decode() if isinstance(units, bytes) else str(units))
+
+    g.visititems(visit)
+    return out
+
+
 def cmd_show(args) -> int:
     for name in _entries(args.file, args.entry):
         with _open(args.file, name) as run:
@@ -209,7 +244,7 @@ def cmd_show(args) -> int:
             if params:
                 print("  parameters:")
                 for k, f in params.items():
-                    print(f"    {k} = {_fmt(f.values[()])} {f.units}".rstrip()
+                    print(f"    {k} = {_with_units(f.values[()], f.units)}"
                           + (f"   ({f.long_name})" if f.long_name else ""))
             inst = run.instruments
             if inst:
@@ -219,16 +254,26 @@ def cmd_show(args) -> int:
                     print(f"      {facts.get('driver', '?')} @ {facts.get('resource', '?')}")
                     if facts.get("error_queue"):
                         print(f"      error queue: {', '.join(map(str, facts['error_queue']))}")
-            for label, facts in (("sample:", run.sample), ("at end:", run.sample_at_end)):
-                if facts:
-                    print(f"  {label:<11} " + ", ".join(f"{k}={_fmt(v)}" for k, v in facts.items()))
+            start, end = _sample_facts(run, at_end=False), _sample_facts(run, at_end=True)
+            if start:
+                print("  sample:     " + ", ".join(f"{k}={_with_units(*v)}" for k, v in start.items()))
+            if end:
+                changed = {k: v for k, v in end.items() if k not in start or not _same(start[k][0], v[0])}
+                print("  at end:     " + (", ".join(
+                    f"{k}={_with_units(*start[k]) if k in start else '-'} -> {_with_units(*v)}"
+                    for k, v in changed.items()) or "as at the start"))
+            elif start:
+                print("  at end:     not recorded (the run did not finish)")
             print("  data:")
+            default = run.data().name if run.data_names else None
             for group, shapes in run.shapes().items():
                 d = run.data(group)
                 axes = ", ".join(a.name if a else "." for a in d.axes)
                 sig = d.signal
-                print(f"    {group}: {sig.name} ({sig.units or '-'}) {shapes[sig.name]}  "
-                      f"axes [{axes}]  fields {', '.join(f'{k}{v}' for k, v in shapes.items())}")
+                units = "-" if sig.units in ("", "1") else sig.units
+                print(f"    {group}: {sig.name} ({units}) {shapes[sig.name]}  "
+                      f"axes [{axes}]  fields {', '.join(f'{k}{v}' for k, v in shapes.items())}"
+                      + ("  (default plot)" if group == default else ""))
     return 0
 
 

@@ -8,6 +8,7 @@ reads as stored (:meth:`Run.data`: a scan as its N-D grid, cells not taken NaN);
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from dataclasses import dataclass, field, replace
@@ -55,9 +56,36 @@ class Data:
     taken: int | None = None
     title: str = ""
     interpretation: str = ""
+    dims: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    coordinates: tuple[str, ...] = ()
 
     def __getitem__(self, name: str) -> Field:
         return self.fields[name]
+
+    def to_xarray(self):
+        """The group as an ``xarray.Dataset``: every field on its named dimensions (the sweeps of
+        a scan, an array's own axes, a log's index), sweeps and axes as coordinates, ``units`` and
+        ``long_name`` as attributes; cells of a scan not taken are NaN (xarray optional)."""
+        import xarray as xr
+
+        coords, variables = {}, {}
+        for name, f in self.fields.items():
+            if name == TAKEN:
+                continue
+            dims = self.dims.get(name, ())
+            if len(dims) != np.ndim(f.values):
+                dims = tuple(f"{name}_dim{k}" for k in range(np.ndim(f.values)))
+            var = xr.Variable(dims, f.values, {"units": f.units, "long_name": f.long_name})
+            if dims == (name,) or name in self.coordinates:
+                coords[name] = var
+            else:
+                variables[name] = var
+        attrs = {"nxdata": self.name, "signal": self.signal.name, "title": self.title or self.signal.long_name}
+        if self.auxiliary:
+            attrs["auxiliary_signals"] = [a.name for a in self.auxiliary]
+        if self.taken is not None:
+            attrs["points_taken"] = self.taken
+        return xr.Dataset(variables, coords, attrs)
 
     def interval(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(low, high) bounds of the confidence interval of rate ``name``, if recorded."""
@@ -181,7 +209,14 @@ class Run:
     start_time = property(lambda self: self._scalar("start_time"))
     end_time = property(lambda self: self._scalar("end_time"))
     exit_message = property(lambda self: self._scalar("exit_message", ""))
-    traceback = property(lambda self: self._scalar("traceback", ""))
+
+    @property
+    def traceback(self) -> str:
+        """The failed run's traceback (an ``NXnote``; older files: a plain field)."""
+        tb = self.entry.get("traceback")
+        if isinstance(tb, h5py.Group):
+            return _text(tb["data"][()]) if "data" in tb else ""
+        return self._scalar("traceback", "")
 
     @property
     def log(self) -> list[str]:
@@ -231,7 +266,13 @@ class Run:
 
     @property
     def program(self) -> dict[str, Any]:
-        return self.group("program")
+        """What wrote the run: name, version, package versions, git commit, command line."""
+        facts = self.group("program")
+        note = facts.pop("environment", None)
+        if isinstance(note, dict) and "data" in note:  # NXprocess + NXnote (JSON)
+            facts = {"name": facts.get("program", ""), "version": facts.get("version", ""),
+                     "date": facts.get("date", ""), **json.loads(note["data"])}
+        return facts
 
     # -- data -------------------------------------------------------------------------------
     @property
@@ -276,8 +317,13 @@ class Run:
         errors = {f.name: fields[f"{f.name}_errors"] for f in (signal, *aux) if f"{f.name}_errors" in fields}
         taken = int(fields[TAKEN].values) if TAKEN in fields else None
         interpretation = _attr(g, "interpretation") or _attr(g[signal.name], "interpretation") or ""
+        dims, coordinates = {}, set()
+        for k, ds in g.items():
+            if isinstance(ds, h5py.Dataset):
+                dims[k] = tuple(d.label or (k if ds.ndim == 1 and ds.is_scale else "") for d in ds.dims)
+                coordinates.update(str(_attr(ds, "coordinates", "")).split())
         return Data(name, signal, axes, aux, fields, errors, taken, _attr(g, "title", "") or "",
-                    interpretation)
+                    interpretation, dims, tuple(sorted(coordinates)))
 
     def columns(self, name: str = "data") -> dict[str, Field]:
         """The records of a table or array channel as flat fields, in the order they were taken.
@@ -319,6 +365,20 @@ class Run:
         the default NXdata, e.g. ``run["current"].values``."""
         cols = self.columns()
         return cols[name] if name in cols else self.data()[name]
+
+    def to_xarray(self, name: str | None = None):
+        """An NXdata group (default: the point table ``data``, else the entry's default plot) as an
+        ``xarray.Dataset`` with named dimensions, coordinates, units and long names
+        (:meth:`Data.to_xarray`); the run's title, status, protocol and parameters as attributes."""
+        if name is None:
+            name = "data" if "data" in self.data_names else None
+        ds = self.data(name).to_xarray()
+        ds.attrs.update({"run_title": self.title, "status": self.status, "protocol": self.protocol,
+                         "entry": self.entry_name, "file": str(self.path), "start_time": self.start_time or ""})
+        for k, v in self.parameter_values().items():
+            if isinstance(v, (str, int, float, bool)):
+                ds.attrs[f"parameter_{k}"] = v
+        return ds
 
     def to_pandas(self, name: str = "data"):
         """The records of a table as a pandas DataFrame, one row per record taken; units and

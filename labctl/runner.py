@@ -8,6 +8,7 @@ the protocol's checkpoints (Ctrl-C and SIGTERM included, from the CLI or a scrip
 
 from __future__ import annotations
 
+import getpass
 import importlib.metadata
 import logging
 import platform
@@ -106,8 +107,18 @@ def program_info() -> dict[str, Any]:
             versions[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             pass
-    return {"name": "labctl", "versions": versions, "git": git_commit(),
+    from labctl import __version__
+
+    return {"name": "labctl", "version": __version__, "versions": versions, "git": git_commit(),
             "command_line": " ".join(sys.argv)}
+
+
+def _user_name() -> str:
+    """Who runs the experiment (the login name): NeXus NXuser/name."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "unknown"
 
 
 class Runner:
@@ -184,6 +195,7 @@ class Runner:
                 parameters=p.parameter_records(),
                 sample=self.connected.sample(),
                 program=program_info(),
+                user={"name": _user_name()},
                 extra={
                     "protocol": {"name": p.NAME, "class": f"{type(p).__module__}.{type(p).__qualname__}"},
                     "station": {"name": self.station.name, "path": str(self.station.path),

@@ -37,6 +37,7 @@ incomplete.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 import os
 import socket
@@ -60,10 +61,13 @@ LIBVER = ("v110", "v110")
 STATUSES = ("running", "completed", "aborted", "failed")
 #: Groups of an entry that are not data channels.
 RESERVED = frozenset({"instrument", "sample", "parameters", "program", "protocol", "station", "log",
-                      "link_faults"})
+                      "link_faults", "traceback", "user"})
 #: Field holding how many cells of a gridded channel are filled.
 TAKEN = "points_taken"
 DIMENSIONLESS = "1"
+#: The NeXus application definition every run conforms to: a generic scan of instruments' readings
+#: (a contributed definition, FAIRmat), with the NeXus definitions release it was checked against.
+DEFINITION, DEFINITION_VERSION = "NXsensor_scan", "v2026.01"
 CONFIDENCE = 0.95
 _CHUNK_BYTES = 64 * 1024
 _POINT_CHUNK = 1024
@@ -398,7 +402,9 @@ class RunWriter:
         self.entry = e
         e.attrs["writer_pid"] = os.getpid()
         e.attrs["writer_host"] = socket.gethostname()
-        write_tree(e, {"title": title, "start_time": now_iso(), "status": "running"})
+        write_tree(e, {"title": title, "experiment_description": title, "start_time": now_iso(),
+                       "status": "running", "definition": DEFINITION})
+        e["definition"].attrs["version"] = DEFINITION_VERSION
         signals: dict[str, str] = {}  # each table's own @signal: its default plot's, else its first plot's
         for p in sorted(self.plots.values(), key=lambda p: p.name != self.default):
             signals.setdefault(p.channel, p.signal)
@@ -623,13 +629,15 @@ class RunWriter:
         instruments: Mapping[str, Mapping[str, Any]] | None = None,
         sample: Mapping[str, Any] | None = None,
         program: Mapping[str, Any] | None = None,
+        user: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
         """Record what makes the run reproducible; only before :meth:`start`.
 
         ``parameters``: name -> {"value", "units", "long_name", "description"};
         ``instruments``: role -> nested mapping (driver, resource, idn, settings, limits);
-        ``sample``/``program``/``extra``: nested mappings (``extra`` lands in the entry).
+        ``sample``/``program``/``extra``: nested mappings (``extra`` lands in the entry);
+        ``user``: who ran it (NXuser: ``name``, optionally affiliation, email, ...).
         """
         if self._streaming:
             raise RuntimeError("metadata must be written before streaming starts (SWMR)")
@@ -639,8 +647,9 @@ class RunWriter:
             for name, p in parameters.items():
                 write_tree(g, {name: p.get("value")})
                 if name in g:
+                    numeric = g[name].dtype.kind in "iufc"  # units belong to numbers, not to text
                     _set_attrs(
-                        g[name], p.get("units") or "", p.get("long_name") or name,
+                        g[name], (p.get("units") or "") if numeric else None, p.get("long_name") or name,
                         description=p.get("description") or "",
                         source=p.get("source") or "explicit",
                     )
@@ -651,10 +660,28 @@ class RunWriter:
         if sample is not None:
             write_tree(_group(e, "sample", "NXsample"), sample)
         if program is not None:
-            write_tree(_group(e, "program", "NXcollection"), program)
+            self._write_program(e, program)
+        if user is not None:
+            write_tree(_group(e, "user", "NXuser"), user)
         if extra is not None:
             write_tree(e, extra)
         self.file.flush()
+
+    @staticmethod
+    def _write_program(e: h5py.Group, program: Mapping[str, Any]) -> None:
+        """What wrote the run: NeXus ``program_name`` (with its version and command line) and an
+        ``NXprocess`` whose ``environment`` note holds the package versions and source commit."""
+        facts = dict(program)
+        name, version = str(facts.pop("name", "labctl")), str(facts.pop("version", ""))
+        command = str(facts.pop("command_line", ""))
+        write_tree(e, {"program_name": name})
+        e["program_name"].attrs["version"] = version
+        e["program_name"].attrs["configuration"] = command
+        g = _group(e, "program", "NXprocess")
+        write_tree(g, {"program": name, "version": version, "date": now_iso()})
+        write_tree(_group(g, "environment", "NXnote"), {
+            "type": "application/json", "description": "Package versions, source commit and command line",
+            "data": json.dumps({**facts, "command_line": command}, sort_keys=True, default=str)})
 
     # -- phase 2: streaming -----------------------------------------------------------------------
     def start(self) -> None:
@@ -749,12 +776,16 @@ class RunWriter:
                 {
                     "status": status,
                     "end_time": now_iso(),
-                    "duration": (time.time() - self._wall0, "s"),
+                    "duration": (int(round(time.time() - self._wall0)), "s"),  # NeXus: NX_INT
+                    "collection_time": (time.time() - self._wall0, "s"),
                     "clock_time": (clock_elapsed, "s"),
                     "exit_message": message or None,
-                    "traceback": traceback or None,
                 },
             )
+            if traceback:
+                write_tree(_group(e, "traceback", "NXnote"), {
+                    "type": "text/x-python-traceback", "description": message or "traceback of the run",
+                    "date": now_iso(), "data": traceback})
             if sample is not None:
                 write_tree(_group(_group(e, "sample", "NXsample"), "end_of_run", "NXcollection"), sample)
             for role, entries in (instrument_errors or {}).items():
@@ -769,8 +800,9 @@ class RunWriter:
                 table = {c: [str(f.get(c, "")) for f in faults] for c in columns} if faults else {}
                 if faults:
                     table["time"] = ([float(f.get("time", np.nan)) for f in faults], "s")
-                write_tree(_group(e, "link_faults", "NXcollection"), {"count": len(faults), **table})
-            e["duration"].attrs["long_name"] = "Wall-clock duration"
+                write_tree(_group(e, "link_faults", "NXcollection"), {"count": (len(faults), "1"), **table})
+            e["duration"].attrs["long_name"] = "Wall-clock duration (whole seconds)"
+            e["collection_time"].attrs["long_name"] = "Wall-clock duration"
             e["clock_time"].attrs["long_name"] = "Duration on the run clock"
         self.status = status
 
