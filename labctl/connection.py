@@ -62,7 +62,8 @@ class ConnectedStation:
         out = {}
         for role, inst in self.instruments.items():
             spec = self.station.roles[role]
-            settings = {name: _read(inst, name) for name in spec.snapshot}
+            units = {**{lim.name: lim.units for lim in spec.limits if lim.units}, **spec.snapshot_units}
+            settings = {name: _with_units(_read(inst, name), units.get(name)) for name in spec.snapshot}
             out[role] = {
                 "driver": spec.driver,
                 "resource": spec.resource,
@@ -157,6 +158,13 @@ def _ping(inst: Any, resource: str, where: str) -> None:
 def _first_line(exc: Exception) -> str:
     lines = [ln for ln in str(exc).splitlines() if ln.strip()]
     return lines[0][:200] if lines else ""
+
+
+def _with_units(value: Any, units: str | None) -> Any:
+    """``(value, units)`` for a number (or list of numbers) whose units the station gives."""
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    numeric |= isinstance(value, list) and all(isinstance(v, (int, float)) for v in value)
+    return (value, units) if units and numeric else value
 
 
 def _read(inst: Any, name: str) -> Any:

@@ -14,7 +14,8 @@ Example (``labctl/stations/demo.yaml``)::
         driver: pymeasure.instruments.keithley.Keithley2400
         resource: "GPIB0::24::INSTR"
         kwargs: {}                           # extra driver keyword arguments
-        snapshot: [source_voltage]           # properties recorded in the run file
+        snapshot: {source_voltage: V}        # properties recorded in the run file, with units
+                                             # (or a list of names: units then from a limit)
         limits:                              # see labctl.limits
           source_voltage: 5                  # |value| <= 5
           compliance_current: {abs: 0.01, units: A}
@@ -62,6 +63,7 @@ class RoleSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
     limits: list[Limit] = field(default_factory=list)
     snapshot: list[str] = field(default_factory=list)
+    snapshot_units: dict[str, str] = field(default_factory=dict)
     link: LinkPolicy | None = None  # link-fault handling (labctl.link); None: none
 
     @property
@@ -181,8 +183,10 @@ class Station:
             limits = _mapping(spec.get("limits"), w, "'limits' must map names to bounds")
             kwargs = _mapping(spec.get("kwargs"), w, "'kwargs' must map driver argument names to values")
             snapshot = spec.get("snapshot") or []
-            if not isinstance(snapshot, list):
-                raise StationError(f"{w}: 'snapshot' must be a list of property names")
+            if isinstance(snapshot, list):
+                snapshot = {str(name): None for name in snapshot}
+            if not isinstance(snapshot, dict):
+                raise StationError(f"{w}: 'snapshot' must map property names to units (or list names)")
             lib = str(visa_library if visa_library is not None
                       else spec.get("visa_library") or doc.get("visa_library") or "")
             if lib:
@@ -195,6 +199,7 @@ class Station:
                 kwargs=dict(kwargs),
                 limits=[Limit.parse(str(k), v, w) for k, v in limits.items()],
                 snapshot=[str(s) for s in snapshot],
+                snapshot_units={str(k): str(u) for k, u in snapshot.items() if u is not None},
                 link=_link_policy(spec.get("link", doc.get("link")), spec["resource"].upper().startswith("TCPIP"),
                                   w),
             )

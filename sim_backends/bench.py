@@ -65,7 +65,7 @@ class Bench:
 
     def snapshot(self) -> dict:
         """Facts about the simulated sample worth recording in a run file (NXsample)."""
-        return {"bench": type(self).__name__, "seed": self.seed}
+        return {"bench": type(self).__name__, "seed": (self.seed, "1")}
 
     def parts(self) -> dict[str, Any]:
         """The parts an emulator may be wired to, by name: the bench's public attributes that satisfy

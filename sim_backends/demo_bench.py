@@ -83,6 +83,6 @@ class DemoBench(Bench):
         self.resistor = Resistor(r.resistance * (1 + r.tolerance * float(self.rng.standard_normal())))
 
     def snapshot(self) -> dict:
-        return {**super().snapshot(), "temperature": self.temperature, "diode_i_s": self.diode.i_s,
-                "diode_n": self.diode.n, "diode_r_s": self.diode.r_s,
-                "resistance": self.resistor.resistance}
+        return {**super().snapshot(), "temperature": (self.temperature, "K"), "diode_i_s": (self.diode.i_s, "A"),
+                "diode_n": (self.diode.n, "1"), "diode_r_s": (self.diode.r_s, "ohm"),
+                "resistance": (self.resistor.resistance, "ohm")}

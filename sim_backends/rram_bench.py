@@ -116,14 +116,14 @@ class RRAMBench(Bench):
         return {
             **super().snapshot(),
             "die": "1-kbit HfO2 RRAM 2T2R (32 x 32 bits, PCSA per column)",
-            "devices": N_DEVICES,
-            "devices_formed": int(d.formed.sum()),
-            "devices_stuck": int((d.stuck != 0).sum()),
-            "max_cycles": float(d.cycles.max()),
-            "nominal_set": f"{SET.amplitude} V, {SET.width:g} s, WL {SET.gate:.3f} V",
-            "nominal_reset": f"{RESET.amplitude} V, {RESET.width:g} s, WL {RESET.gate:.3f} V",
-            "test_structure_gate": self.test_structure.gate,
+            "devices": (N_DEVICES, "1"),
+            "devices_formed": (int(d.formed.sum()), "1"),
+            "devices_stuck": (int((d.stuck != 0).sum()), "1"),
+            "max_cycles": (float(d.cycles.max()), "1"),
+            "nominal_set_pulse": f"{SET.amplitude} V, {SET.width:g} s, WL {SET.gate:.3f} V",
+            "nominal_reset_pulse": f"{RESET.amplitude} V, {RESET.width:g} s, WL {RESET.gate:.3f} V",
+            "test_structure_gate": (self.test_structure.gate, "V"),
             "device_parameters": self.parameters,
-            "reference_1t1r": ([float(r) for r in self.die.reference]
+            "reference_1t1r": (([float(r) for r in self.die.reference], "ohm")
                                if np.isfinite(self.die.reference).all() else "not set"),
         }

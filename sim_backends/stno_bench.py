@@ -44,6 +44,12 @@ from labctl.sim_backends.physics.stno import (
 )
 
 MIN_RELAX, MAX_RELAX = 0.2e-6, 0.5e-6  # s of oscillator dynamics simulated before each trace
+#: Units of the `VortexMTJ` fields, for the run file's NXsample (every numeric field says its units).
+DEVICE_UNITS = {"radius": "m", "thickness": "m", "mu0_ms": "T", "alpha": "1", "core_radius": "m",
+                "perpendicular_saturation": "T", "polarizer_saturation": "T", "spin_polarization": "1",
+                "ms_nonlinearity": "1", "oersted_nonlinearity": "1", "oersted_factor": "1",
+                "damping_nonlinearity": "1", "core_magnetization": "1", "resistance_parallel": "ohm", "tmr": "1",
+                "temperature": "K"}
 
 
 class Pillar(TwoTerminalDevice):
@@ -121,12 +127,14 @@ class STNOBench(Bench):
                 "rf_output": self}
 
     def snapshot(self) -> dict:
-        return {**super().snapshot(), "n_oscillators": len(self.currents),
-                "radius": self.chip.radius.tolist(), "temperature": float(self.chip.temperature[0]),
-                "field_per_amp": self.magnet.field_per_amp, "nominal_device": asdict(self.nominal),
-                "device_spread": asdict(self.spread),
-                "magnet": {"field_per_amp": self.magnet.field_per_amp, "inductance": self.magnet.inductance,
-                           "resistance": self.magnet.resistance, "remanence": self.magnet.remanence}}
+        return {**super().snapshot(), "n_oscillators": (len(self.currents), "1"),
+                "radius": (self.chip.radius.tolist(), "m"), "temperature": (float(self.chip.temperature[0]), "K"),
+                "field_per_amp": (self.magnet.field_per_amp, "T/A"),
+                "nominal_device": {k: (v, DEVICE_UNITS[k]) for k, v in asdict(self.nominal).items()},
+                "device_spread": {k: (v, "1") for k, v in asdict(self.spread).items()},  # relative std
+                "magnet": {"field_per_amp": (self.magnet.field_per_amp, "T/A"),
+                           "inductance": (self.magnet.inductance, "H"),
+                           "resistance": (self.magnet.resistance, "ohm"), "remanence": (self.magnet.remanence, "T")}}
 
     def spectrum(self, settings: AnalyzerSettings) -> np.ndarray:
         """One displayed trace (dBm) for the analyzer's settings, from the oscillators' dynamics now."""
