@@ -104,9 +104,9 @@ def test_stno_bench_file_describes_the_sample(tmp_path):
     assert bench.magnet.field() == pytest.approx(1e-3 + 0.1)
     assert bench.strip_line.line.width == 2e-5
     assert list(bench.parts())[:2] == ["pillar1", "pillar2"] and "pillar3" not in bench.parts()
-    sample = bench.snapshot()  # what a run file records of the sample
-    assert sample["nominal_device"]["radius"] == 150e-9 and sample["device_spread"]["radius"] == 0.0
-    assert sample["magnet"]["remanence"] == 1e-3
+    sample = bench.snapshot()  # what a run file records of the sample: (value, units)
+    assert sample["nominal_device"]["radius"] == (150e-9, "m") and sample["device_spread"]["radius"] == (0.0, "1")
+    assert sample["magnet"]["remanence"] == (1e-3, "T")
 
 
 def test_demo_bench_file_describes_the_diode_and_the_resistor():

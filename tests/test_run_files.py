@@ -169,3 +169,89 @@ def test_an_aborted_scan_shows_the_points_it_took_in_place(tmp_path):
         spectra = run.data("spectrum").signal.values  # (power, rf frequency, analyzer frequency)
         assert np.isfinite(spectra[0]).all() and np.isfinite(spectra[1, 0]).all() and np.isnan(spectra[1, 1:]).all()
         assert run["rf_power"].values.tolist() == [-25.0] * 5 + [-10.0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_xarray_opens_every_nxdata_with_named_dimensions(run_files, name):
+    xr = pytest.importorskip("xarray")
+    with h5py.File(run_files[name], "r") as f:
+        groups = {k: (g.attrs["signal"], [a for a in g.attrs.get("axes", []) if a != "."], "points_taken" in g)
+                  for k, g in _nxdata(f["entry"]).items()}
+    for group, (signal, axes, grid) in groups.items():
+        with xr.open_dataset(run_files[name], engine="h5netcdf", group=f"entry/{group}") as ds:
+            assert not [d for d in ds.dims if str(d).startswith("phony_dim")], (group, dict(ds.sizes))
+            assert ds[signal].attrs["units"] and ds[signal].attrs["long_name"]
+            if grid and axes and ds[signal].ndim == len(axes):  # a scan: its sweeps are the dimensions
+                assert list(ds[signal].dims) == axes, (group, ds[signal].dims)
+            elif axes and axes[0] in ds:  # a log: the plot's x runs along the log's index
+                assert ds[axes[0]].dims[0] == ds[signal].dims[0]
+    with open_run(run_files[name]) as run:
+        ds = run.to_xarray()
+        assert ds.attrs["protocol"] == name and ds.attrs["status"] == "completed"
+        for var in ds.variables.values():
+            assert "units" in var.attrs and "long_name" in var.attrs
+        d = run.data()
+        xd = d.to_xarray()
+        head = xd[d.signal.name]
+        if d.taken is not None:  # a scan: the headline's axes are its dimensions, with their units
+            assert list(head.dims)[: len(HEADLINE[name][2])] == HEADLINE[name][2]
+            for axis in HEADLINE[name][2]:
+                assert head[axis].attrs["units"]
+        else:  # a log: the headline's x is a variable along the log's index
+            assert xd[HEADLINE[name][2][0]].dims == head.dims
+        df = run.to_pandas()
+        assert len(df) == run.columns()["time"].values.size
+        assert all(df.attrs["units"][c] for c in df.columns) and df.attrs["units"]["time"] == "s"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_nexus_conformance(run_files, name):
+    validate = pytest.importorskip("nexusformat.nexus.validate")
+    path = str(run_files[name])
+    warnings, errors = validate.validate_file(path)
+    assert errors == 0
+    warnings, errors = validate.validate_application(path, path="/entry", application="NXsensor_scan")
+    assert errors == 0
+    with h5py.File(path, "r") as f:
+        e = f["entry"]
+        assert e["definition"][()] == b"NXsensor_scan" and e["definition"].attrs["version"]
+        assert e["program_name"][()] == b"labctl" and e["program_name"].attrs["version"]
+        assert e["program"].attrs["NX_class"] == "NXprocess" and e["program/environment"].attrs["NX_class"] == "NXnote"
+        assert e["duration"].dtype.kind == "i" and e["duration"].attrs["units"] == "s"
+        assert e["user"].attrs["NX_class"] == "NXuser" and e["user/name"][()]
+        missing = []
+
+        def visit(n, obj):  # units on every numeric field: data, sample, instrument, parameters
+            if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "iufc" and "units" not in obj.attrs:
+                missing.append(n)
+
+        f.visititems(visit)
+        assert missing == []
+    with open_run(path) as run:
+        assert run.program["versions"]["h5py"] == h5py.__version__ and run.program["name"] == "labctl"
+
+
+def test_a_failed_run_keeps_its_traceback_as_a_note(tmp_path):
+    from labctl.store import Column, RunWriter
+
+    with pytest.raises(ZeroDivisionError):
+        with RunWriter(tmp_path / "f.h5", [Column("x", "V", "x")]) as w:
+            w.append(x=1.0)
+            raise ZeroDivisionError("division by zero")
+    with h5py.File(tmp_path / "f.h5", "r") as f:
+        note = f["entry/traceback"]
+        assert note.attrs["NX_class"] == "NXnote" and b"ZeroDivisionError" in note["data"][()]
+    with open_run(tmp_path / "f.h5") as run:
+        assert "ZeroDivisionError" in run.traceback and run.status == "failed"
+
+
+def test_show_prints_the_sample_at_the_end_of_the_run(run_files, capsys):
+    from labctl.cli import main
+
+    assert main(["show", str(run_files["rram_program_array"])]) == 0
+    out = capsys.readouterr().out
+    at_end = next(line for line in out.splitlines() if line.strip().startswith("at end:"))
+    assert "max_cycles=" in at_end and " -> " in at_end  # what the write did to the die
+    assert "(default plot)" in out and "test_structure_gate=3.3 V" in out

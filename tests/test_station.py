@@ -85,7 +85,7 @@ def _station(tmp_path, body):
         ("roles:\n  smu: {driver: a.B, resource: X, limts: {}}\n", "unknown key"),
         ("roles:\n  smu: {driver: a.B, resource: X, limits: {v: {top: 1}}}\n", "unknown key"),
         ("roles:\n  smu: {driver: a.B, resource: X, kwargs: 3}\n", "'kwargs' must map"),
-        ("roles:\n  smu: {driver: a.B, resource: X, snapshot: source_voltage}\n", "'snapshot' must be a list"),
+        ("roles:\n  smu: {driver: a.B, resource: X, snapshot: source_voltage}\n", "'snapshot' must map property"),
     ],
 )
 def test_bad_station_files_give_clear_errors(tmp_path, body, message):
@@ -141,7 +141,8 @@ def test_demo_station_runs_on_the_bench_clock_with_snapshot():
         snap = lab.snapshot()["smu"]
         assert snap["idn"].startswith("KEITHLEY") and "source_voltage" in snap["settings"]
         assert snap["limits"]["source_voltage"] == {"abs": (2.0, "V")}
-        assert lab.sample()["seed"] == 1
+        assert snap["settings"]["source_voltage"][1] == "V"  # a number with its units (from the station)
+        assert lab.sample()["seed"] == (1, "1")  # facts with their units, as the run file records them
         with pytest.raises(LimitError):
             smu.source_voltage = 2.5
     finally:
@@ -178,8 +179,8 @@ def test_bench_seed_builds_another_sample_of_the_same_design():
     """Library options travel with the library spec: one bench per (file, options), recorded in NXsample."""
     default, other = Station.load("demo").connect(), Station.load("demo", library_options={"seed": 5}).connect()
     try:
-        assert default.sample()["seed"] == 1 and "bench_options" not in default.sample()
-        assert other.sample()["seed"] == 5 and other.sample()["bench_options"] == "seed=5"
+        assert default.sample()["seed"] == (1, "1") and "bench_options" not in default.sample()
+        assert other.sample()["seed"] == (5, "1") and other.sample()["bench_options"] == "seed=5"
         assert other.clock is not default.clock
     finally:
         default.close()
