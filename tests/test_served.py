@@ -172,10 +172,10 @@ def test_control_port_clock_reset_snapshot(rram, control, rm):
     die.write(":ARR:FORM")
     die.query("*OPC?")
     snap = control.call("snapshot")
-    assert snap["bench"]["devices_formed"] == 2048
+    assert snap["bench"]["devices_formed"] == [2048, "1"]  # (value, units), as the run file records it
     assert {i["device"]: i["port"] for i in snap["instruments"]}["die"] == rram.port("die")
     control.call("reset")
-    assert control.call("snapshot")["bench"]["devices_formed"] == 0
+    assert control.call("snapshot")["bench"]["devices_formed"] == [0, "1"]
     assert control.call("clock")["now"] == 0.0
     assert die.query("*IDN?").startswith("LABCTL")  # sessions survive a reset
     assert control.call("clock_mode", mode="wall")["mode"] == "wall"
