@@ -32,6 +32,7 @@ _EXPORTS = {
     "Runner": "labctl.runner",
     "run_protocol": "labctl.runner",
     "open_run": "labctl.results",
+    "clock_of": "labctl.capabilities",
 }
 __all__ = ["__version__", *_EXPORTS]
 

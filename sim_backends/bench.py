@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -18,29 +19,73 @@ from labctl.sim_backends import interfaces
 T = TypeVar("T")
 
 
+#: Clock modes a bench file (``x-bench: {clock: wall}``) or a library spec (``FILE?clock=wall@labsim``) may ask for.
+CLOCK_MODES = ("virtual", "wall")
+
+
 class VirtualClock:
-    """Bench time in seconds. It moves only when instruments work or someone waits.
+    """Bench time in seconds. Virtual (the default), it moves only when instruments work or someone
+    waits through it (:meth:`sleep`).
 
     Deterministic: nothing here reads the wall clock, so a 30 s magnet ramp costs no wall time
-    while the physics still sees 30 s pass.
+    while the physics still sees 30 s pass. Protocols wait through it (the run's clock); a plain
+    script reaches it with ``labctl.clock_of(resource_manager_or_instrument)``.
+
+    In wall mode (:meth:`follow_wall`) the bench never runs behind the wall clock: whatever time
+    passes outside (a script's ``time.sleep``) has passed for the physics at the next reading, and
+    :meth:`sleep` really sleeps. Instrument work still charges its time at once, so the bench may run
+    ahead of the wall by what the instruments did; the wall catches up during the next wait.
     """
 
     def __init__(self, start: float = 0.0):
         self._now = float(start)
+        self._wall: tuple[float, float] | None = None  # (wall, bench) times when wall mode began
+        self._wall_now: Callable[[], float] = time.monotonic
+        self._wall_sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def mode(self) -> str:
+        return "virtual" if self._wall is None else "wall"
+
+    def follow_wall(self, on: bool = True, *, now: Callable[[], float] = time.monotonic,
+                    sleep: Callable[[float], None] = time.sleep) -> None:
+        """Follow the wall clock from here on (``on=False``: back to virtual, from the time reached).
+        ``now``/``sleep`` are the wall clock's (a test gives a fake one)."""
+        if on:
+            self._wall_now, self._wall_sleep = now, sleep
+            self._wall = (now(), self._now)
+        else:
+            self._sync()
+            self._wall = None
+
+    def _sync(self) -> None:
+        if self._wall is not None:
+            wall0, bench0 = self._wall
+            self._now = max(self._now, bench0 + self._wall_now() - wall0)
 
     def now(self) -> float:
+        self._sync()
         return self._now
 
     def advance(self, seconds: float) -> float:
         if not seconds >= 0:  # also refuses NaN, which would poison every later reading
             raise ValueError(f"time does not run backwards (advance by {seconds})")
+        self._sync()
         self._now += seconds
         return self._now
 
     def sleep(self, seconds: float) -> None:
-        self.advance(max(0.0, seconds))
+        seconds = max(0.0, seconds)
+        if self._wall is None:
+            self.advance(seconds)
+        else:  # wait until the wall clock reaches bench time + seconds
+            target = self.now() + seconds
+            wall0, bench0 = self._wall
+            self._wall_sleep(max(0.0, target - (bench0 + self._wall_now() - wall0)))
+            self.advance_to(target)
 
     def advance_to(self, t: float) -> None:
+        self._sync()
         self._now = max(self._now, float(t))
 
 
@@ -65,7 +110,10 @@ class Bench:
 
     def snapshot(self) -> dict:
         """Facts about the simulated sample worth recording in a run file (NXsample)."""
-        return {"bench": type(self).__name__, "seed": (self.seed, "1")}
+        facts = {"bench": type(self).__name__, "seed": (self.seed, "1")}
+        if self.clock.mode != "virtual":
+            facts["clock"] = self.clock.mode
+        return facts
 
     def parts(self) -> dict[str, Any]:
         """The parts an emulator may be wired to, by name: the bench's public attributes that satisfy

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from labctl.sim_backends.bench import Bench
+from labctl.sim_backends.bench import CLOCK_MODES, Bench
 
 SHIPPED = "labctl.sim_backends.benches"
 
@@ -63,6 +63,7 @@ class BenchFile:
     params: dict[str, Any]
     devices: dict[str, DeviceSpec]
     resources: dict[str, str]
+    clock: str = "virtual"  # "wall": the bench clock follows wall time (plain scripts that time.sleep)
 
     @classmethod
     def load(cls, path: str | Path) -> BenchFile:
@@ -90,17 +91,18 @@ class BenchFile:
             params=dict(_section(bench, "params", path, "x-bench")),
             devices=devices,
             resources=resources,
+            clock=_clock_mode(bench.get("clock", "virtual"), path),
         )
 
     overrides: tuple[tuple[str, Any], ...] = ()
 
     def with_overrides(self, items: Iterable[tuple[str, str]]) -> BenchFile:
-        """This bench with ``seed`` and dotted ``x-bench.params`` paths replaced (values read as
-        YAML scalars: ``3``, ``0.05``, ``true``); the file itself is not touched."""
+        """This bench with ``seed``, ``clock`` (virtual or wall) and dotted ``x-bench.params`` paths
+        replaced (values read as YAML scalars: ``3``, ``0.05``, ``true``); the file is not touched."""
         items = tuple(items)
         if not items:
             return self
-        seed, params = self.seed, copy.deepcopy(self.params)
+        seed, params, clock = self.seed, copy.deepcopy(self.params), self.clock
         for key, text in items:
             try:
                 value = yaml.safe_load(text) if text else None
@@ -112,6 +114,9 @@ class BenchFile:
                 except (TypeError, ValueError):
                     raise ValueError(f"{self.path}: bench option seed={text!r} is not an integer") from None
                 continue
+            if key == "clock":
+                clock = _clock_mode(text, self.path)
+                continue
             *parents, leaf = key.split(".")
             node = params
             for part in parents:
@@ -119,7 +124,7 @@ class BenchFile:
                 if not isinstance(node, dict):
                     raise ValueError(f"{self.path}: bench option {key!r}: {part!r} is not a mapping")
             node[leaf] = value
-        return replace(self, seed=seed, params=params, overrides=items)
+        return replace(self, seed=seed, params=params, clock=clock, overrides=items)
 
     def overrides_record(self) -> dict[str, Any]:
         """The overrides, as a run file records them (empty when there are none)."""
@@ -130,9 +135,18 @@ class BenchFile:
 
     def build_bench(self) -> Bench:
         try:
-            return import_object(self.model)(seed=self.seed, **self.params)
+            bench = import_object(self.model)(seed=self.seed, **self.params)
         except (TypeError, ValueError) as exc:  # unknown or bad x-bench.params: say which file
             raise ValueError(f"{self.path}: x-bench: {exc}") from None
+        if self.clock == "wall":
+            bench.clock.follow_wall()
+        return bench
+
+
+def _clock_mode(value: Any, path: Path) -> str:
+    if value not in CLOCK_MODES:
+        raise ValueError(f"{path}: bench clock {value!r}: use one of {', '.join(CLOCK_MODES)}")
+    return str(value)
 
 
 def _section(parent: Any, key: str, path: Path, where: str, kind: type = dict) -> Any:
