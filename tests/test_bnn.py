@@ -90,3 +90,37 @@ def test_die_layout_and_adders_give_the_reference_popcounts(digits, net):
     with pytest.raises(ValueError, match="rows of 32"):
         bnn.to_rows(np.zeros((4, 48), bool), 32)
 
+
+
+def test_software_tolerance_counts_random_weight_flips(digits, net):
+    acc = bnn.accuracy_with_weight_errors(net, digits.x_test, digits.y_test, [0, 1e-2, 1e-1, 0.5],
+                                          trials=10, seed=3)
+    assert acc[0] == bnn.accuracy(bnn.predict(net, digits.x_test), digits.y_test)
+    assert acc[0] >= acc[1] > acc[2] > acc[3]
+    assert acc[3] < 0.3  # half the weights flipped: little is left
+    again = bnn.accuracy_with_weight_errors(net, digits.x_test, digits.y_test, [0, 1e-2, 1e-1, 0.5],
+                                            trials=10, seed=3)
+    assert np.array_equal(again, acc)  # seeded
+
+
+@pytest.mark.slow
+def test_error_aware_training_loses_less_to_weight_errors(digits):
+    """Trained with 10 % of its hidden weights flipped in every pass (Hirtzlin et al.), a network
+    loses less accuracy to random weight errors than the same network trained without, for every
+    training seed tried; it pays for it in error-free accuracy."""
+    rates = [0, 4e-2, 1e-1]
+    loss = {0.0: [], 0.1: []}
+    clean = {0.0: [], 0.1: []}
+    for seed in range(3):
+        for p in loss:
+            net = bnn.train_bnn(digits.x_train, digits.y_train, seed=seed, weight_error_rate=p)
+            acc = bnn.accuracy_with_weight_errors(net, digits.x_test, digits.y_test, rates, trials=40,
+                                                  seed=1)
+            loss[p].append(acc[0] - acc[1:])
+            clean[p].append(acc[0])
+    standard, aware = np.array(loss[0.0]), np.array(loss[0.1])
+    assert np.all(aware[:, 1] < standard[:, 1])  # at 1e-1, seed by seed
+    assert np.mean(standard[:, 0] - aware[:, 0]) > 0.01 and np.mean(standard[:, 1] - aware[:, 1]) > 0.03
+    assert np.mean(clean[0.1]) < np.mean(clean[0.0])
+    with pytest.raises(ValueError, match="weight_error_rate"):
+        bnn.train_bnn(digits.x_train, digits.y_train, weight_error_rate=0.5)

@@ -17,6 +17,13 @@ neuron; the small output layer keeps its batch-norm as a per-class scale and off
 evaluated digitally (argmax of the class scores). A neuron wider than a memory row spans several
 rows (:func:`to_rows`), and adders sum their popcounts (:func:`row_popcounts_to_neurons`).
 
+Error-aware training (T. Hirtzlin et al., "Outstanding bit error tolerance of resistive RAM-based
+binarized neural networks", AICAS 2019, arXiv:1904.03652): a network that will run on error-prone
+memory is trained on that memory's errors, each forward pass flipping every stored (hidden-layer)
+weight bit with the expected bit-error rate, so that no neuron comes to rest on a few weights; the
+paper reports tolerance extended from about 1e-4 to 4e-2.  The backward pass goes through the flipped
+weights (the gradient of the expected loss over flips, ``E[m * dL/dw(w * m)]`` with ``m = +-1``).
+
 Data: the 8 x 8 handwritten digits bundled with scikit-learn (``load_digits``, 1797 images,
 E. Alpaydin and C. Kaynak, UCI 1998), pixels 0-16 binarized at a quarter of full scale.
 
@@ -33,8 +40,9 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "BinaryNetwork", "Digits", "accuracy", "fold", "hidden_popcounts", "infer", "load_digits_binary",
-    "predict", "row_popcounts_to_neurons", "to_rows", "train_bnn", "xnor_popcount",
+    "BinaryNetwork", "Digits", "accuracy", "accuracy_with_weight_errors", "fold", "hidden_popcounts",
+    "infer", "load_digits_binary", "predict", "row_popcounts_to_neurons", "to_rows", "train_bnn",
+    "xnor_popcount",
 ]
 
 PIXEL_THRESHOLD = 4  # digits pixels run 0..16; a quarter of full scale is "ink"
@@ -137,6 +145,24 @@ def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.asarray(predicted) == np.asarray(labels)))
 
 
+def accuracy_with_weight_errors(net: BinaryNetwork, x: np.ndarray, y: np.ndarray, rates,
+                                trials: int = 20, seed: int = 0) -> np.ndarray:
+    """Mean test accuracy when each hidden weight bit is flipped independently with probability
+    ``rate`` (software, fresh errors per trial): the network's own error tolerance, one value per
+    rate."""
+    rng = np.random.default_rng(seed)
+    xs = np.where(np.asarray(x, bool), 1, -1)
+    out = []
+    for p in np.atleast_1d(np.asarray(rates, float)):
+        acc = 0.0
+        for _ in range(trials):
+            w = net.hidden_weights ^ (rng.random(net.hidden_weights.shape) < p)
+            counts = (xs @ np.where(w, 1, -1).T + xs.shape[1]) // 2
+            acc += accuracy(infer(net, counts), y)
+        out.append(acc / trials)
+    return np.array(out)
+
+
 # -- mapping onto a memory array of fixed row width ------------------------------------------
 def to_rows(weights: np.ndarray, cols: int) -> np.ndarray:
     """Lay out (k, m) weight bits on rows of ``cols`` bits: segment s of neuron j goes to row
@@ -202,12 +228,16 @@ class _Adam:
 
 def train_bnn(x: np.ndarray, y: np.ndarray, n_hidden: int = 16, n_classes: int = 10,
               epochs: int = 30, batch: int = 32, lr: float = 0.01, lr_decay: float = 0.93,
-              seed: int = 0) -> BinaryNetwork:
+              seed: int = 0, weight_error_rate: float = 0.0) -> BinaryNetwork:
     """Train an n_in - n_hidden - n_classes BNN on bits ``x`` (n, n_in), labels ``y``; fold it.
 
     Softmax cross-entropy, Adam (learning rate decayed by ``lr_decay`` per epoch), latent
-    weights clipped to [-1, 1] after every step (Hubara et al. 2016, Alg. 1).
+    weights clipped to [-1, 1] after every step (Hubara et al. 2016, Alg. 1).  With
+    ``weight_error_rate`` > 0 the training is error-aware (module docstring): every forward pass
+    flips each hidden weight with that probability.
     """
+    if not 0.0 <= weight_error_rate < 0.5:
+        raise ValueError(f"weight_error_rate must be in [0, 0.5), got {weight_error_rate}")
     rng = np.random.default_rng(seed)
     xs = np.where(np.asarray(x, bool), 1.0, -1.0)
     y = np.asarray(y, np.int64)
@@ -223,7 +253,9 @@ def train_bnn(x: np.ndarray, y: np.ndarray, n_hidden: int = 16, n_classes: int =
         for start in range(0, n - batch // 2, batch):  # drop a last batch too small for statistics
             b = order[start:start + batch]
             xb, tb = xs[b], onehot[b]
-            wb1, wb2 = _sign(w1), _sign(w2)
+            flips = (np.where(rng.random(w1.shape) < weight_error_rate, -1.0, 1.0)
+                     if weight_error_rate else 1.0)
+            wb1, wb2 = _sign(w1) * flips, _sign(w2)
             z1 = bn1.forward(xb @ wb1)
             h = _sign(z1)
             z2 = bn2.forward(h @ wb2)
@@ -233,7 +265,7 @@ def train_bnn(x: np.ndarray, y: np.ndarray, n_hidden: int = 16, n_classes: int =
             da2 = bn2.backward(dz2)
             gw2 = h.T @ da2
             dz1 = (da2 @ wb2.T) * (np.abs(z1) <= 1)
-            gw1 = xb.T @ bn1.backward(dz1)
+            gw1 = (xb.T @ bn1.backward(dz1)) * flips
             opt.step([gw1, gw2, bn1.dgamma, bn1.dbeta, bn2.dgamma, bn2.dbeta])
             np.clip(w1, -1, 1, out=w1)
             np.clip(w2, -1, 1, out=w2)
