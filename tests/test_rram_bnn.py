@@ -75,9 +75,12 @@ def test_accuracy_holds_at_low_ber_and_drops_at_high_ber(bnn_run, low_voltage_ru
         assert e[0] < e[1] < e[2]
         assert np.all(r["energy_per_image"].values > 0)
         # every programming draws fresh errors (cycle-to-cycle variability), not a fixed mask
-        maps = r.data("weight_error_map").signal.values.astype(bool)  # (current, repeat, row, column)
+        maps = r.data("weight_error_map").signal.values  # (current, repeat, row, column)
         assert maps.shape == (len(CURRENTS), 2, 32, 32)
-        assert not np.array_equal(maps[0, 0], maps[0, 1])
+        assert not np.array_equal(maps[0, 0] > 0, maps[0, 1] > 0)
+        # the weight BER counts every bit of every read-back (10 reads per programming)
+        assert np.all(r["weight_bits_read"].values == 10 * 1024) and maps.max() <= 10
+        assert np.array_equal(maps.sum(axis=(-2, -1)).ravel(), r["weight_errors"].values)
         # the headline: accuracy (with its 95 % interval) over the (compliance, repeat) scan
         d = r.data()
         assert d.name == "accuracy" and d.signal.name == "accuracy_die" and d.signal.values.shape == (3, 2)
@@ -92,6 +95,51 @@ def test_accuracy_holds_at_low_ber_and_drops_at_high_ber(bnn_run, low_voltage_ru
         assert np.all(r["ber"].values > 2e-2)
         assert np.all(acc < soft - 0.05) and acc.mean() < soft - 0.08
         assert np.all(r["hidden_flips"].values > 0.05)
+
+
+def test_summary_averages_the_programmings_of_each_condition(bnn_run):
+    """Accuracy as mean over programmings with its t interval; weight errors pooled with theirs."""
+    from labctl.stats import t_interval, wilson_interval
+
+    _, path = bnn_run
+    with open_run(path) as r:
+        summary = r.columns("summary")
+        acc = per_current(r["accuracy_die"].values)
+        assert np.allclose(summary["compliance"].values, CURRENTS)
+        assert np.all(summary["programmings"].values == 2)
+        mean, low, high = t_interval(acc, axis=1)
+        assert np.allclose(summary["accuracy_mean"].values, mean)
+        assert np.allclose(summary["accuracy_low"].values, low, equal_nan=True)
+        assert np.allclose(summary["accuracy_high"].values, high, equal_nan=True)
+        assert np.allclose(summary["accuracy_loss"].values, summary["accuracy_software"].values - mean)
+        k = per_current(r["weight_errors"].values).sum(axis=1)
+        n = per_current(r["weight_bits_read"].values).sum(axis=1)
+        assert np.array_equal(summary["weight_errors"].values, k)
+        assert np.allclose(summary["ber"].values, k / n)
+        lo, hi = wilson_interval(k, n)
+        assert np.allclose(summary["ber_ci_low"].values, lo) and np.allclose(summary["ber_ci_high"].values, hi)
+        tolerance = r.data("software_tolerance")  # the network's own tolerance, software
+        assert tolerance["injected_ber"].values[0] == 0
+        assert tolerance.signal.values[0] == pytest.approx(r["accuracy_software"].values[0])
+
+
+def test_error_aware_training_loses_less_on_the_die(tmp_path):
+    """Weights written at a 1 V SET (weight BER ~6 %), a standard network and one trained with
+    10 % weight flips, each programmed three times: the error-aware network loses less of its own
+    error-free accuracy (Hirtzlin et al., arXiv:1904.03652)."""
+    path = tmp_path / "aware.h5"
+    _, res = run(path, compliances="20e-6", set_voltages="1.0", repeats=3, training_ber="0, 0.1")
+    assert res.status == "completed", res.message
+    with open_run(path) as r:
+        s = r.columns("summary")
+        assert list(s["training_ber"].values) == [0.0, 0.1]
+        assert np.all(s["ber"].values > 3e-2) and np.all(s["ber"].values < 0.1)
+        loss = s["accuracy_loss"].values
+        assert loss[0] > 0.08  # the standard network: a clear loss
+        assert loss[1] < loss[0] - 0.03
+        assert list(r["training_ber"].values) == [0.0, 0.1] * 3  # interleaved, programming by programming
+        weights = r.data("weights").signal.values  # one layout per network
+        assert weights.shape == (2, 32, 32) and not np.array_equal(weights[0], weights[1])
 
 
 def test_file_holds_a_network_that_reproduces_its_predictions(bnn_run):
@@ -131,4 +179,6 @@ def test_bad_inputs_are_refused_before_the_die_is_touched(tmp_path):
         run(tmp_path / "big.h5", test_images=5000)
     with pytest.raises(ParameterError, match="compliances"):  # the scan is refused before any file
         run(tmp_path / "bad.h5", compliances="20e-6, lots")
+    with pytest.raises(ParameterError, match="training_ber"):
+        run(tmp_path / "bad.h5", training_ber="0, 0.6")
     assert die_log() == [] and not (tmp_path / "bad.h5").exists()
