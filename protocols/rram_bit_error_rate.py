@@ -31,6 +31,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from labctl.plan import Planned
 from labctl.protocol import (
     Array,
     BooleanParameter,
@@ -116,6 +117,12 @@ class BitErrorRate(FixedReference, FormsFirst, VerifyParameters, RRAMDieProtocol
     def scan(self):
         currents, cycle_targets = self.conditions()
         return (Sweep("cycles", cycle_targets), Sweep("compliance", currents))
+
+    def plan(self):
+        out = super().plan()
+        out["die.set_compliance"] = Planned([self.compliance, *self.conditions()[0]],
+                                            source=("compliance", "compliances"), units="A")
+        return out
 
     def arrays(self):
         reference = self.REFERENCE_ARRAY

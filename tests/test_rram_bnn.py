@@ -181,4 +181,8 @@ def test_bad_inputs_are_refused_before_the_die_is_touched(tmp_path):
         run(tmp_path / "bad.h5", compliances="20e-6, lots")
     with pytest.raises(ParameterError, match="training_ber"):
         run(tmp_path / "bad.h5", training_ber="0, 0.6")
+    from labctl.errors import LimitError
+
+    with pytest.raises(LimitError, match="set_voltages"):  # every SET amplitude against the station
+        run(tmp_path / "bad.h5", set_voltages="1.0, 2.6")
     assert die_log() == [] and not (tmp_path / "bad.h5").exists()

@@ -93,6 +93,14 @@ def test_negative_cycle_counts_are_refused_before_any_file(tmp_path):
     assert bench_of_station().die.log == [] and not (tmp_path / "bad.h5").exists()
 
 
+def test_every_compliance_of_the_sweep_is_checked_against_the_station(tmp_path):
+    from labctl.errors import LimitError
+
+    with pytest.raises(LimitError, match="compliances"):
+        run("rram_bit_error_rate", tmp_path / "high.h5", compliances="20e-6, 350e-6")
+    assert bench_of_station().die.log == [] and not (tmp_path / "high.h5").exists()
+
+
 def test_unknown_codes_are_refused_before_a_file_exists(tmp_path):
     with pytest.raises(ParameterError, match="'HAMMING7' is not a code"):
         run("rram_bit_error_rate", tmp_path / "bad.h5", codes="SECDED64, HAMMING7")
