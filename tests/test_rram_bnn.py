@@ -126,7 +126,7 @@ def test_summary_averages_the_programmings_of_each_condition(bnn_run):
 def test_error_aware_training_loses_less_on_the_die(tmp_path):
     """Weights written at a 1 V SET (weight BER ~6 %), a standard network and one trained with
     10 % weight flips, each programmed three times: the error-aware network loses less of its own
-    error-free accuracy (Hirtzlin et al., arXiv:1904.03652)."""
+    error-free accuracy (Hirtzlin et al., arXiv:1904.03652), though it starts lower."""
     path = tmp_path / "aware.h5"
     _, res = run(path, compliances="20e-6", set_voltages="1.0", repeats=3, training_ber="0, 0.1")
     assert res.status == "completed", res.message
@@ -136,7 +136,8 @@ def test_error_aware_training_loses_less_on_the_die(tmp_path):
         assert np.all(s["ber"].values > 3e-2) and np.all(s["ber"].values < 0.1)
         loss = s["accuracy_loss"].values
         assert loss[0] > 0.08  # the standard network: a clear loss
-        assert loss[1] < loss[0] - 0.03
+        assert loss[1] < loss[0] - 0.01
+        assert s["accuracy_software"].values[1] < s["accuracy_software"].values[0]
         assert list(r["training_ber"].values) == [0.0, 0.1] * 3  # interleaved, programming by programming
         weights = r.data("weights").signal.values  # one layout per network
         assert weights.shape == (2, 32, 32) and not np.array_equal(weights[0], weights[1])
