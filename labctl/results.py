@@ -9,14 +9,15 @@ reads as stored (:meth:`Run.data`: a scan as its N-D grid, cells not taken NaN);
 from __future__ import annotations
 
 import json
-import os
-import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
+
+from labctl import writers
+from labctl.hdf5_files import open_for_reading
 
 #: Final statuses; a run still "running" whose writer process is gone reads as "incomplete".
 FINAL = ("completed", "aborted", "failed")
@@ -122,15 +123,8 @@ def _read_tree(group: h5py.Group) -> dict[str, Any]:
 
 
 def _open(path: str | Path) -> h5py.File:
-    try:
-        return h5py.File(path, "r")
-    except OSError as exc:
-        if not Path(path).exists():
-            raise FileNotFoundError(f"no such run file: {path}") from None
-        try:  # a live SWMR writer, or one that died without closing
-            return h5py.File(path, "r", swmr=True)
-        except OSError:
-            raise OSError(f"{path}: not a readable HDF5 run file ({exc})") from None
+    """Plainly, or as an SWMR reader when a writer (live, or dead) holds the file; never hangs."""
+    return open_for_reading(path)
 
 
 def _entries(f: h5py.File) -> list[str]:
@@ -141,16 +135,6 @@ def list_entries(path: str | Path) -> list[str]:
     """Names of the ``NXentry`` groups (runs) of a file."""
     with _open(path) as f:
         return _entries(f)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True
 
 
 class Run:
@@ -197,7 +181,7 @@ class Run:
         if status in FINAL:
             return status
         host, pid = _attr(self.entry, "writer_host"), _attr(self.entry, "writer_pid")
-        if host == socket.gethostname() and pid is not None and _pid_alive(int(pid)):
+        if writers.alive(host, pid, self.path, self.entry_name):
             return "running"
         return "incomplete"
 
@@ -310,6 +294,9 @@ class Run:
         axes_attr = _names(_attr(g, "axes", []))
         if self.recorded_status != "completed" and TAKEN not in fields:
             fields = _complete_records(fields, axes_attr)
+        if _attr(g, "signal") not in fields:
+            raise KeyError(f"NXdata {name!r}: its @signal {_attr(g, 'signal')!r} names none of its "
+                           f"fields {sorted(fields)}")
         signal = fields[_attr(g, "signal")]
         axes = [fields.get(a) if a != "." else None for a in axes_attr]
         axes += [None] * (signal.values.ndim - len(axes))
