@@ -27,12 +27,13 @@ import h5py
 
 from labctl.connection import ConnectedStation
 from labctl.error_queue import error_queues, summary
+from labctl.errors import StorageError
 from labctl.link import logger as fault_log
 from labctl.logs import RunLog
 from labctl.plan import Check, check_plan, refuse
 from labctl.protocol import Protocol, RunAborted, get_protocol
 from labctl.station import Station
-from labctl.store import RunWriter
+from labctl.store import RunWriter, check_target
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class RunResult:
     status: str
     message: str = ""
     points: int = 0
+    recorded: bool = True  # False: the file could not take the exit status (it reads as incomplete)
 
     @property
     def exit_code(self) -> int:
@@ -152,6 +154,7 @@ class Runner:
         self._streaming = False
         self.log = RunLog()
         self.faults = FaultRecorder()
+        self._storage_error: StorageError | None = None
         protocol.set_defaults(station.defaults_for(protocol.parameter_specs()), source=f"station {station.name} setup")
 
     # -- controls ---------------------------------------------------------------------------
@@ -170,11 +173,13 @@ class Runner:
 
     # -- the run ----------------------------------------------------------------------------
     def prepare(self) -> None:
-        """Everything that can be refused before a file exists: parameters, roles, the plan against
-        the station's limits (:class:`labctl.errors.LimitError`), drivers."""
+        """Everything that can be refused before a file exists: parameters, the run file, roles, the
+        plan against the station's limits (:class:`labctl.errors.LimitError`), drivers. The file is
+        then written with the run's metadata and closed until the run starts."""
         p = self.protocol
         p.check_parameters()
         arrays, tables, plots, scan = list(p.arrays()), list(p.tables()), list(p.plots()), p.scan()
+        check_target(self.out, self.entry)
         self.station.check_roles(p.roles())
         refuse(self.plan_checks())
         self.phase = "connecting"
@@ -205,6 +210,7 @@ class Runner:
             )
             p.bind(self.connected.instruments, clock, sink=self,
                    should_stop=self._stop.is_set, paused=self._pause.is_set)
+            self.writer.hold()  # closed while the protocol sets up: a kill then leaves a whole file
         except BaseException:
             self._discard()
             raise
@@ -216,7 +222,10 @@ class Runner:
     def _discard(self) -> None:
         """Undo :meth:`prepare` when the run cannot start: no file left to look like a run."""
         if self.writer is not None:
-            self.writer.discard()
+            try:
+                self.writer.discard()
+            except (OSError, RuntimeError):  # e.g. a full disk: what prepare raised matters more
+                pass
             self.writer = None
         if self.connected is not None:
             self.connected.close()
@@ -226,26 +235,45 @@ class Runner:
     def _begin_streaming(self) -> None:
         """Snapshot the configured instruments, then switch the file to SWMR streaming."""
         if not self._streaming:
-            self.writer.write_metadata(instruments=self.connected.snapshot())
-            self.writer.start()
+            snapshot = self.connected.snapshot()  # instrument I/O first: the file is open for ms only
+            with self._storage():
+                self.writer.write_metadata(instruments=snapshot)
+                self.writer.start()
             self._streaming = True
+
+    @contextmanager
+    def _storage(self) -> Iterator[None]:
+        """A run file that cannot be written stops the run, whatever the protocol does with the
+        error: it is kept for the exit status, and the abort lands at the next checkpoint."""
+        if self._storage_error is not None:
+            raise self._storage_error
+        try:
+            yield
+        except StorageError as exc:
+            self._storage_error = exc
+            self.abort()
+            raise
 
     # -- the protocol's sink (labctl.protocol.RunSink) -----------------------------------------
     def point(self, values: Mapping[str, Any]) -> None:
         self._begin_streaming()
-        self.writer.append(**values)
+        with self._storage():
+            self.writer.append(**values)
 
     def array(self, name: str, values: Any, index: Mapping[str, Any]) -> None:
         self._begin_streaming()
-        self.writer.append_array(name, values, **index)
+        with self._storage():
+            self.writer.append_array(name, values, **index)
 
     def row(self, table: str, values: Mapping[str, Any]) -> None:
         self._begin_streaming()
-        self.writer.append_row(table, **values)
+        with self._storage():
+            self.writer.append_row(table, **values)
 
     def axis(self, name: str, axis: str, values: Any) -> None:
         self._begin_streaming()
-        self.writer.set_axis(name, axis, values)
+        with self._storage():
+            self.writer.set_axis(name, axis, values)
 
     def progress(self, percent: float) -> None:
         self.on_progress(float(percent))
@@ -294,6 +322,8 @@ class Runner:
             if queues:
                 message += f"; {summary(queues)}"
             status, tb = "failed", details + tb
+        if self._storage_error is not None:  # the run stopped because its file could not go on
+            status, message = "failed", str(self._storage_error)
         p.status = {"completed": Protocol.FINISHED, "aborted": Protocol.ABORTED}.get(
             status, Protocol.FAILED)
         self.phase = "finishing"
@@ -306,12 +336,14 @@ class Runner:
             self.writer.finish(status, message, tb, sample=sample, log=self.log.stop(),
                                faults=self.faults.faults if linked or self.faults.faults else None,
                                instrument_errors=queues)
+        except StorageError as exc:
+            log.warning("%s: the exit status could not be recorded (%s)", self.out, exc)
         finally:
             self.log.stop()
             if self.connected is not None:
                 self.connected.close()
         self.phase = "done"
-        return RunResult(self.out, status, message, self.writer.n_points)
+        return RunResult(self.out, status, message, self.writer.n_points, self.writer.status_recorded)
 
     def _sample_at_end(self) -> dict[str, Any] | None:
         try:
