@@ -104,11 +104,12 @@ def _dry_run(runner, label: str) -> int:
 
 
 def cmd_run(args) -> int:
-    from labctl.errors import LimitError
+    from labctl.errors import LimitError, RunFileError, StorageError
     from labctl.progress import RunProgress
     from labctl.protocol import ParameterError, get_protocol
     from labctl.runner import Runner
     from labctl.station import Station, StationError
+    from labctl.store import check_target
 
     try:
         cls = get_protocol(args.protocol)
@@ -128,18 +129,16 @@ def cmd_run(args) -> int:
     if not station_ref:
         raise UsageError(f"protocol {label} has no default station: give --station FILE")
     out = Path(args.out) if args.out else _default_out(cls.NAME or cls.__name__)
+    entry = "entry" if args.entry is None else args.entry
     try:
         station = Station.load(station_ref, visa_library=args.visa_library,
                                library_options={"seed": args.bench_seed} if args.bench_seed is not None else None)
-        runner = Runner(protocol, station, out, entry=args.entry or "entry")
+        runner = Runner(protocol, station, out, entry=entry)
         if args.dry_run:
             return _dry_run(runner, label)
-        if out.exists() and not args.entry:
-            raise UsageError(f"{out} exists: choose another --out, remove it, or add --entry NAME")
-        if not out.parent.is_dir():
-            raise UsageError(f"cannot write {out}: directory {out.parent} does not exist")
+        check_target(out, entry, new=args.entry is None)
         runner.prepare()
-    except (StationError, ParameterError, FileExistsError, LimitError) as exc:
+    except (StationError, ParameterError, RunFileError, FileExistsError, StorageError, LimitError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot create {out}: {exc}") from None
@@ -153,7 +152,10 @@ def cmd_run(args) -> int:
     line = f"{result.status}: {result.points} points -> {result.path}"
     if result.message and result.status != "completed":
         line += f"\n  {result.message}"
-        if result.status == "failed":
+        if not result.recorded:
+            line += (f"\n  (the file could not take the exit status: it reads as incomplete; "
+                     f"`labctl recover {result.path}` opens it to every HDF5 tool)")
+        elif result.status == "failed":
             line += f"\n  (traceback in the file: labctl show {result.path})"
     print(line, file=sys.stdout if result.status == "completed" else sys.stderr)
     return result.exit_code
@@ -225,56 +227,86 @@ def _sample_facts(run, at_end: bool) -> dict[str, tuple]:
     return out
 
 
+def _reason(exc: BaseException) -> str:
+    """An exception as one line (a KeyError's message without its quotes)."""
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return lines[0][:200] if lines else type(exc).__name__
+
+
+#: What reading a damaged or foreign file raises (h5py and the reader): reported as one line.
+_UNREADABLE = (OSError, RuntimeError, KeyError, ValueError, TypeError)
+
+
 def cmd_show(args) -> int:
     for name in _entries(args.file, args.entry):
         with _open(args.file, name) as run:
-            print(f"{run.path} :: {run.entry_name}")
-            print(f"  title:      {run.title}")
-            print(f"  protocol:   {run.protocol or '-'}   station: "
-                  f"{run.group('station').get('name', '-')}")
-            print(f"  status:     {run.status}"
-                  + ("" if run.status == run.recorded_status else
-                     f" (file says {run.recorded_status!r}: the writer ended without closing it)"))
-            print(f"  started:    {run.start_time}   ended: {run.end_time or '-'}")
-            if run.exit_message:
-                print(f"  message:    {run.exit_message}")
-            if run.traceback and args.traceback:
-                print("  traceback:\n    " + run.traceback.rstrip().replace("\n", "\n    "))
-            params = run.parameters
-            if params:
-                print("  parameters:")
-                for k, f in params.items():
-                    print(f"    {k} = {_with_units(f.values[()], f.units)}"
-                          + (f"   ({f.long_name})" if f.long_name else ""))
-            inst = run.instruments
-            if inst:
-                print("  instruments:")
-                for role, facts in inst.items():
-                    print(f"    {role}: {facts.get('idn', '?')}")
-                    print(f"      {facts.get('driver', '?')} @ {facts.get('resource', '?')}")
-                    if facts.get("error_queue"):
-                        print(f"      error queue: {', '.join(map(str, facts['error_queue']))}")
-            start, end = _sample_facts(run, at_end=False), _sample_facts(run, at_end=True)
-            if start:
-                print("  sample:     " + ", ".join(f"{k}={_with_units(*v)}" for k, v in start.items()))
-            if end:
-                changed = {k: v for k, v in end.items() if k not in start or not _same(start[k][0], v[0])}
-                print("  at end:     " + (", ".join(
-                    f"{k}={_with_units(*start[k]) if k in start else '-'} -> {_with_units(*v)}"
-                    for k, v in changed.items()) or "as at the start"))
-            elif start:
-                print("  at end:     not recorded (the run did not finish)")
-            print("  data:")
-            default = run.data().name if run.data_names else None
-            for group, shapes in run.shapes().items():
-                d = run.data(group)
-                axes = ", ".join(a.name if a else "." for a in d.axes)
-                sig = d.signal
-                units = "-" if sig.units in ("", "1") else sig.units
-                print(f"    {group}: {sig.name} ({units}) {shapes[sig.name]}  "
-                      f"axes [{axes}]  fields {', '.join(f'{k}{v}' for k, v in shapes.items())}"
-                      + ("  (default plot)" if group == default else ""))
+            try:
+                _show(run, args.traceback)
+            except _UNREADABLE as exc:
+                raise UsageError(f"{args.file} :: {name}: cannot be read ({_reason(exc)})") from None
     return 0
+
+
+def _default_plot(run) -> str | None:
+    try:
+        return run.data().name if run.data_names else None
+    except (KeyError, ValueError):
+        return None
+
+
+def _show(run, traceback: bool) -> None:
+    print(f"{run.path} :: {run.entry_name}")
+    print(f"  title:      {run.title}")
+    print(f"  protocol:   {run.protocol or '-'}   station: "
+          f"{run.group('station').get('name', '-')}")
+    print(f"  status:     {run.status}"
+          + ("" if run.status == run.recorded_status else
+             f" (file says {run.recorded_status!r}: the writer ended without closing it)"))
+    print(f"  started:    {run.start_time}   ended: {run.end_time or '-'}")
+    if run.exit_message:
+        print(f"  message:    {run.exit_message}")
+    if run.traceback and traceback:
+        print("  traceback:\n    " + run.traceback.rstrip().replace("\n", "\n    "))
+    params = run.parameters
+    if params:
+        print("  parameters:")
+        for k, f in params.items():
+            print(f"    {k} = {_with_units(f.values[()], f.units)}"
+                  + (f"   ({f.long_name})" if f.long_name else ""))
+    inst = run.instruments
+    if inst:
+        print("  instruments:")
+        for role, facts in inst.items():
+            print(f"    {role}: {facts.get('idn', '?')}")
+            print(f"      {facts.get('driver', '?')} @ {facts.get('resource', '?')}")
+            if facts.get("error_queue"):
+                print(f"      error queue: {', '.join(map(str, facts['error_queue']))}")
+    start, end = _sample_facts(run, at_end=False), _sample_facts(run, at_end=True)
+    if start:
+        print("  sample:     " + ", ".join(f"{k}={_with_units(*v)}" for k, v in start.items()))
+    if end:
+        changed = {k: v for k, v in end.items() if k not in start or not _same(start[k][0], v[0])}
+        print("  at end:     " + (", ".join(
+            f"{k}={_with_units(*start[k]) if k in start else '-'} -> {_with_units(*v)}"
+            for k, v in changed.items()) or "as at the start"))
+    elif start:
+        print("  at end:     not recorded (the run did not finish)")
+    print("  data:")
+    default = _default_plot(run)
+    for group, shapes in run.shapes().items():
+        try:
+            d = run.data(group)
+        except (KeyError, ValueError) as exc:  # e.g. an @signal naming no field: show the rest
+            print(f"    {group}: not NeXus-plottable ({_reason(exc)})  "
+                  f"fields {', '.join(f'{k}{v}' for k, v in shapes.items())}")
+            continue
+        axes = ", ".join(a.name if a else "." for a in d.axes)
+        sig = d.signal
+        units = "-" if sig.units in ("", "1") else sig.units
+        print(f"    {group}: {sig.name} ({units}) {shapes[sig.name]}  "
+              f"axes [{axes}]  fields {', '.join(f'{k}{v}' for k, v in shapes.items())}"
+              + ("  (default plot)" if group == default else ""))
 
 
 def cmd_plot(args) -> int:
@@ -283,18 +315,24 @@ def cmd_plot(args) -> int:
 
     use_file_backend()
     out_dir = Path(args.out_dir) if args.out_dir else Path(args.file).resolve().parent
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out-dir {out_dir} exists and is not a directory")
     for name in _entries(args.file, args.entry):
         with _open(args.file, name) as run:
-            cls = None
-            if run.protocol:
-                try:
-                    cls = registered_protocol(run.protocol)  # never an import named by the file
-                except KeyError:
-                    cls = None  # written by a protocol not installed here: generic plots
-            if not run.data_names:
-                print(f"{run.entry_name}: no data to plot", file=sys.stderr)
-                continue
-            for path in save_figures(run, out_dir, cls):
+            try:
+                cls = None
+                if run.protocol:
+                    try:
+                        cls = registered_protocol(run.protocol)  # never an import named by the file
+                    except KeyError:
+                        cls = None  # written by a protocol not installed here: generic plots
+                if not run.data_names:
+                    print(f"{run.entry_name}: no data to plot", file=sys.stderr)
+                    continue
+                paths = save_figures(run, out_dir, cls)
+            except _UNREADABLE as exc:
+                raise UsageError(f"{args.file} :: {name}: cannot be plotted ({_reason(exc)})") from None
+            for path in paths:
                 print(path)
     return 0
 
@@ -307,21 +345,29 @@ def cmd_demo(args) -> int:
     out = Path(args.out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a directory")
-    return 1 if run_demo(out, progress=False if args.quiet else None) else 0
+    try:
+        return 1 if run_demo(out, progress=False if args.quiet else None, force=args.force) else 0
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_recover(args) -> int:
-    from labctl.recovery import clear_open_flags
+    from labctl.recovery import RecoveryError, recover
 
-    with _open(args.file, None) as run:
-        status = run.status
-    if status == "running":
-        raise UsageError(f"{args.file}: its writer is still running; recover only a dead run's file")
-    if clear_open_flags(args.file):
-        print(f"{args.file}: cleared the open-for-write mark; any HDF5 tool opens it now "
-              f"(run status: {status})")
+    try:
+        done = recover(args.file, force=args.force)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    except (RecoveryError, OSError) as exc:
+        raise UsageError(_reason(exc)) from None
+    statuses = ", ".join(f"{k}: {v}" for k, v in done.statuses.items()) or "no run in it"
+    if done.cleared:
+        extended = (f"; restored its recorded length ({done.extended} bytes the writer could not "
+                    "write read as fill values)" if done.extended else "")
+        print(f"{args.file}: cleared the open-for-write mark{extended}; any HDF5 tool opens it now "
+              f"({statuses})")
     else:
-        print(f"{args.file}: nothing to recover (run status: {status})")
+        print(f"{args.file}: nothing to recover ({statuses})")
     return 0
 
 
@@ -387,10 +433,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="run the paper's experiments on the simulated lab, with figures")
     s.add_argument("--out-dir", default="labctl-demo", help="where runs and figures go (default: %(default)s)")
+    s.add_argument("--force", action="store_true", help="replace an earlier demo's runs and figures there")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("recover", help="make a killed run's file openable by any HDF5 tool")
     s.add_argument("file")
+    s.add_argument("--force", action="store_true",
+                   help="trust that writers on other hosts are gone (they cannot be checked from here)")
     s.set_defaults(func=cmd_recover)
 
     for plugin in entry_points(group="labctl.commands"):

@@ -24,14 +24,26 @@ TOUR: tuple[tuple[str, dict[str, str]], ...] = (
 )
 
 
+def earlier_demo(out_dir: str | Path) -> list[Path]:
+    """The runs and figures an earlier tour left in ``out_dir``."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    found = []
+    for name, _ in TOUR:
+        found += [out_dir / f"{name}.h5", *sorted(out_dir.glob(f"{name}_*.png"))]
+    return [p for p in found if p.exists()]
+
+
 def run_demo(out_dir: str | Path, report: Callable[[str], None] | None = None,
-             progress: bool | None = None) -> int:
+             progress: bool | None = None, *, force: bool = False) -> int:
     """Run the tour into ``out_dir``; returns the number of runs that failed.
 
-    One bar follows the tour, one the step under way (on a terminal or in Jupyter; ``progress``
-    forces them on or off); ``report`` receives a line per finished step (default: printed beside
-    the bars). An aborted run (Ctrl-C) is saved with its figure, then ends the tour with
-    ``KeyboardInterrupt``.
+    An earlier tour's files there are replaced only with ``force`` (FileExistsError otherwise): they
+    may be the runs someone kept. One bar follows the tour, one the step under way (on a terminal or
+    in Jupyter; ``progress`` forces them on or off); ``report`` receives a line per finished step
+    (default: printed beside the bars). An aborted run (Ctrl-C) is saved with its figure, then ends
+    the tour with ``KeyboardInterrupt``.
     """
     from labctl.plotting import save_figures
     from labctl.progress import RunProgress, bar
@@ -41,6 +53,13 @@ def run_demo(out_dir: str | Path, report: Callable[[str], None] | None = None,
     from labctl.station import Station
 
     out_dir = Path(out_dir)
+    earlier = earlier_demo(out_dir)
+    if earlier and not force:
+        names = ", ".join(p.name for p in earlier[:3]) + (", ..." if len(earlier) > 3 else "")
+        raise FileExistsError(f"{out_dir} holds an earlier demo ({names}): give another --out-dir, "
+                              "or --force to replace it")
+    for path in earlier:
+        path.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
     with bar("labctl demo", len(TOUR), enabled=progress, unit="run", position=0) as tour:
@@ -48,7 +67,6 @@ def run_demo(out_dir: str | Path, report: Callable[[str], None] | None = None,
         for name, params in TOUR:
             tour.set_postfix_str(name)
             path = out_dir / f"{name}.h5"
-            path.unlink(missing_ok=True)
             cls = get_protocol(name)
             runner = Runner(cls(**params), Station.load(cls.STATION), path)
             runner.prepare()

@@ -151,8 +151,15 @@ def run_figures(run: Run, protocol_cls=None) -> dict[str, object]:
             fig = None
         if fig is not None:
             return {"figure": fig, "default": default_figure(run)}
-    return {name: plot_data(run.data(name), f"{name} ({run.status}): {run.title}")
-            for name in run.data_names}
+    figures = {}
+    for name in run.data_names:
+        try:
+            data = run.data(name)
+        except (KeyError, ValueError) as exc:  # e.g. an @signal that names no field: plot the others
+            warnings.warn(f"{name} not plotted: {exc.args[0] if exc.args else exc}", stacklevel=2)
+            continue
+        figures[name] = plot_data(data, f"{name} ({run.status}): {run.title}")
+    return figures
 
 
 def save_figures(run: Run, out_dir: str | Path, protocol_cls=None, stem: str = "") -> list[Path]:
