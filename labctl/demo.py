@@ -67,6 +67,7 @@ def run_demo(out_dir: str | Path, report: Callable[[str], None] | None = None,
         for name, params in TOUR:
             tour.set_postfix_str(name)
             path = out_dir / f"{name}.h5"
+            path.unlink(missing_ok=True)  # written by this tour (a step run twice): earlier ones are gone
             cls = get_protocol(name)
             runner = Runner(cls(**params), Station.load(cls.STATION), path)
             runner.prepare()

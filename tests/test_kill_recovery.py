@@ -3,8 +3,9 @@
 Each `labctl run` process holds (prints HOLD and waits on stdin) at a chosen point: inside the run
 file's creation, during the protocol's set-up, between the instrument snapshot and streaming, while
 streaming, during shut-down, while the exit status is written; a few more at seeded random picks
-among the metadata writes and the points. Every kill must leave either no file under the run's name (nothing that blocks it)
-or a file that `labctl recover` opens to every HDF5 tool with every flushed point intact.
+among the metadata writes and the points. Every kill must leave either no file under the run's name
+(nothing that blocks it) or a file that `labctl recover` opens to every HDF5 tool with every flushed
+point intact.
 """
 
 import os
