@@ -2,7 +2,8 @@
 
 pyvisa-sim has no public extension point. We reuse its YAML parser, its session classes and its
 dialogue/property matching (``parser.get_devices``), and touch these internals: ``Session.attrs`` (attribute cache),
-``Devices._internal`` (resource -> device map), ``Device._output_buffers`` (pending responses) and
+``Devices._internal`` (resource -> device map), ``Device._output_buffers`` (pending responses),
+``Device._input_buffer`` (a partly received message) and
 ``Device._query_eom``/``_response_eom`` (message terminators). The pyvisa-sim minor version is pinned in
 pyproject.toml; ``tests/test_labsim_backend.py`` fails loudly if these names move.
 """
@@ -15,8 +16,8 @@ from pyvisa_sim import parser
 from pyvisa_sim.devices import Device, Devices
 from pyvisa_sim.highlevel import SimVisaLibrary
 
-__all__ = ["Device", "Devices", "SimVisaLibrary", "device_map", "eoms", "output_buffers", "parse_devices",
-           "session_attribute", "take_output"]
+__all__ = ["Device", "Devices", "SimVisaLibrary", "clear_device", "device_map", "eoms", "output_buffers",
+           "parse_devices", "session_attribute", "take_output"]
 
 
 def parse_devices(path: str) -> Devices:
@@ -46,6 +47,12 @@ def session_attribute(session, attribute):
 def output_buffers(device: Device) -> deque[bytearray]:
     """The pending responses of a dialogue-only (YAML) device."""
     return device._output_buffers
+
+
+def clear_device(device: Device) -> None:
+    """Device clear of a dialogue-only (YAML) device: pending input and responses dropped."""
+    device._output_buffers.clear()
+    device._input_buffer = bytearray()
 
 
 def take_output(buffers: deque[bytearray], count: int, termchar: int | None) -> tuple[bytes, bool]:

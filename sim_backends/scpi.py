@@ -44,9 +44,11 @@ ERROR_MESSAGES = {
     -113: "Undefined header",
     -131: "Invalid suffix",
     -160: "Block data error",
+    -161: "Invalid block data",
     -200: "Execution error",
     -221: "Settings conflict",
     -222: "Data out of range",
+    -223: "Too much data",
     -224: "Illegal parameter value",
     -350: "Queue overflow",
     -410: "Query INTERRUPTED",
@@ -341,7 +343,8 @@ def _arity(fn: Callable) -> tuple[int, float]:
 
 
 def _split_units(message: bytes) -> list[bytes]:
-    """Split a program message at ``;`` outside quotes and binary blocks."""
+    """Split a program message at ``;`` outside quotes and binary blocks (a malformed block header
+    is text; its unit fails when its arguments are parsed)."""
     if b"#" not in message and b'"' not in message and b"'" not in message:
         return message.split(b";")
     units, start, i, n = [], 0, 0, len(message)
@@ -354,8 +357,9 @@ def _split_units(message: bytes) -> list[bytes]:
         if c == 0x23 and i + 1 < n and 0x31 <= message[i + 1] <= 0x39:  # '#1'..'#9'
             nd = message[i + 1] - 0x30
             length = message[i + 2 : i + 2 + nd]
-            i = i + 2 + nd + (int(length) if length.isdigit() else 0)
-            continue
+            if len(length) == nd and length.isdigit():
+                i = i + 2 + nd + int(length)
+                continue
         if c == 0x3B:  # ';'
             units.append(message[start:i])
             start = i + 1
@@ -364,8 +368,11 @@ def _split_units(message: bytes) -> list[bytes]:
     return units
 
 
-def _split_args(text: bytes) -> list[Any]:
-    """Comma-separated program data: strings, or :class:`Block` for ``#<n><len><data>``."""
+def _split_args(text: bytes, max_block: int = 2**31) -> list[Any]:
+    """Comma-separated program data: strings, or :class:`Block` for ``#<n><len><data>``.
+
+    A block longer than ``max_block`` bytes is refused (-223) before its data is looked at.
+    """
     args: list[Any] = []
     i, n = 0, len(text)
     while i < n:
@@ -378,11 +385,13 @@ def _split_args(text: bytes) -> list[Any]:
             nd = text[i + 1] - 0x30
             length = text[i + 2 : i + 2 + nd]
             if len(length) != nd or not length.isdigit():
-                raise ScpiError(-160, "malformed block header")
+                raise ScpiError(-161, "malformed block header")
+            if int(length) > max_block:
+                raise ScpiError(-223, f"block of {int(length)} bytes, at most {max_block} accepted")
             start = i + 2 + nd
             end = start + int(length)
             if end > n:
-                raise ScpiError(-160, "block shorter than its header says")
+                raise ScpiError(-161, "block shorter than its header says")
             args.append(Block(text[start:end]))
             i = end
         else:
@@ -419,6 +428,9 @@ class ScpiEmulator:
     #: Bench time one program message costs (bus transfer + parsing on a real instrument).
     command_time = 1e-4
     error_queue_size = 10
+    #: Largest binary block (bytes) the instrument takes in one message; a longer one is refused
+    #: with -223 as soon as its header arrives (framing: `labctl.sim_backends.framing`).
+    max_block = 64 * 1024
 
     _table: _CommandTable
 
@@ -533,7 +545,7 @@ class ScpiEmulator:
             handler = self._table.lookup(header)
         if handler is None:
             raise ScpiError(-113, header)
-        args = _split_args(rest) if rest.strip() else []
+        args = _split_args(rest, self.max_block) if rest.strip() else []
         if len(args) < handler.min_args:
             raise ScpiError(-109, header)
         if len(args) > handler.max_args:

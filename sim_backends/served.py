@@ -4,9 +4,9 @@
 port, in bench-file order), so that any VISA a lab owns reaches it as ``TCPIP::HOST::PORT::SOCKET``:
 pyvisa-py, NI-VISA, LabVIEW, MATLAB. The instruments live on one bench with one clock, built by the
 same :class:`LabSimVisaLibrary` as in-process ``@labsim``; bytes from a socket are cut into program
-messages (:func:`message_end`) and handed, one whole message at a time, to the same
-:class:`EmulatedDevice` framing and emulators. A separate loopback control port
-(:mod:`labctl.sim_backends.control`) reaches what the instruments cannot: the clock, a reset, the
+messages by the rule in-process framing uses (:func:`labctl.sim_backends.framing.frame`) and handed,
+one whole message at a time, to an :class:`EmulatedDevice` of the same emulators. A separate loopback
+control port (:mod:`labctl.sim_backends.control`) reaches what the instruments cannot: the clock, a reset, the
 bench snapshot, fault rates (:mod:`labctl.sim_backends.faults`).
 
 Like a real instrument, each one executes one message at a time, whoever sent it: sessions of several
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import re
 import socket
 import struct
 import threading
@@ -38,7 +37,8 @@ from typing import Any
 
 from labctl.sim_backends.bench_file import BenchFile, resolve
 from labctl.sim_backends.faults import DEVICE_ERROR, NONE, FaultPlan, FaultRates, bench_faults
-from labctl.sim_backends.visa_library import EmulatedDevice, LabSimVisaLibrary, message_end
+from labctl.sim_backends.framing import Frame, frame
+from labctl.sim_backends.visa_library import EmulatedDevice, LabSimVisaLibrary
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 5025  # the customary port of raw-socket SCPI
@@ -46,7 +46,6 @@ MAX_LINE = 64 * 1024  # longest text message accepted (bytes)
 MAX_BLOCK = 16 * 1024 * 1024  # largest binary block accepted (bytes)
 MESSAGE_TIMEOUT = 10.0  # s a started message may take to arrive whole
 MAX_SESSIONS = 16  # connections per instrument
-_BLOCK_HEADER = re.compile(rb"#([1-9])(\d+)")
 
 
 def is_loopback(host: str) -> bool:
@@ -270,7 +269,9 @@ class BenchServer:
                     session.started = time.monotonic()
                 session.buffer += chunk
                 while not session.closed:
-                    end = message_end(session.buffer, d.query_eom)
+                    cap = min(self.max_block, d.emulator.max_block)
+                    framed = frame(session.buffer, d.query_eom, cap)
+                    end = framed.end
                     if end < 0:
                         break
                     message = bytes(session.buffer[: end - len(d.query_eom)])
@@ -281,7 +282,7 @@ class BenchServer:
                         await self._execute(inst, session, message)
                     finally:
                         self._in_flight -= 1
-                if not session.closed and (why := self._oversized(session.buffer)):
+                if not session.closed and (why := self._oversized(session.buffer, framed, cap)):
                     self._close(inst, session, writer, why)
         except (ConnectionError, OSError):
             pass  # the client went away: its partial message goes with it
@@ -292,17 +293,16 @@ class BenchServer:
             session.closed = True
             writer.close()
 
-    def _oversized(self, buf: bytearray) -> str:
+    def _oversized(self, buf: bytearray, framed: Frame, cap: int) -> str:
+        """Why a partial message is more than this server buffers ("" if it is not)."""
         if len(buf) <= self.max_line:
             return ""
-        headers = [m for m in _BLOCK_HEADER.finditer(buf) if len(m.group(2)) >= int(m.group(1))]
-        if not headers:
+        if framed.refused_block:
+            return f"binary block larger than {cap} bytes"
+        if not framed.pending_block:
             return f"message longer than {self.max_line} bytes"
-        for m in headers:
-            if int(m.group(2)[: int(m.group(1))]) > self.max_block:
-                return f"binary block larger than {self.max_block} bytes"
-        if len(buf) > self.max_block + self.max_line:
-            return f"message longer than {self.max_block + self.max_line} bytes"
+        if len(buf) > framed.pending_block + self.max_line:
+            return f"message longer than {framed.pending_block + self.max_line} bytes"
         return ""
 
     def _close(self, inst: ServedInstrument, session: Session | None, writer, why: str, abort: bool = False) -> None:
@@ -333,7 +333,7 @@ class BenchServer:
             self._sync_wall_clock()
             framer = session.framer
             framer.emulator = inst.device.emulator  # the instrument as powered on now (resets)
-            framer.write(message + framer.query_eom)
+            framer.execute(message)
             if fault.error:
                 inst.faults.counts["error"] += 1
                 with self.bench.lock:

@@ -28,6 +28,7 @@ from pyvisa import constants, errors
 
 from labctl.sim_backends import _pyvisa_sim as compat
 from labctl.sim_backends.bench_file import BenchFile
+from labctl.sim_backends.framing import frame
 from labctl.sim_backends.scpi import ScpiEmulator
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,8 @@ log = logging.getLogger(__name__)
 class EmulatedDevice:
     """Message framing between a VISA session and one :class:`ScpiEmulator`.
 
-    Collects written bytes until a whole program message has arrived (terminator outside any
-    IEEE 488.2 binary block), hands it to the emulator and queues its response.
+    Collects written bytes until a whole program message has arrived (`labctl.sim_backends.framing`),
+    hands it to the emulator and queues its response; :meth:`clear` is the IEEE 488.2 device clear.
     """
 
     def __init__(self, name: str, emulator: ScpiEmulator, query_eom: bytes, response_eom: bytes):
@@ -51,73 +52,41 @@ class EmulatedDevice:
     def power_on(self, emulator: ScpiEmulator) -> None:
         """A fresh instrument behind the same session: pending input and responses are gone."""
         self.emulator = emulator
+        self.clear()
+
+    def clear(self) -> None:
+        """Device clear (IEEE 488.2 5.8, VISA ``viClear``): the input buffer and the output queue
+        are emptied and the parser waits for a new message; settings and status stay."""
         self.output.clear()
         self._input.clear()
 
+    @property
+    def waiting(self) -> bool:
+        """Whether part of a message has arrived and the rest is awaited."""
+        return bool(self._input)
+
     def write(self, data: bytes) -> None:
-        if not self._input and b"#" not in data and data.endswith(self.query_eom):
-            message = data[: -len(self.query_eom)]  # the common case: one whole text message
-        else:
-            self._input += data
-            if not _message_complete(self._input, self.query_eom):
+        eom = self.query_eom
+        if not self._input and b"#" not in data and data.find(eom) == len(data) - len(eom) >= 0:
+            self.execute(data[: -len(eom)])  # the common case: one whole text message
+            return
+        self._input += data
+        while self._input:
+            end = frame(self._input, eom, self.emulator.max_block).end
+            if end < 0:
                 return
-            message = bytes(self._input[: -len(self.query_eom)])
-            self._input.clear()
+            message = bytes(self._input[: end - len(eom)])
+            del self._input[:end]
+            self.execute(message)
+
+    def execute(self, message: bytes) -> None:
+        """One whole program message (terminator removed): executed, its response queued."""
         if self.output:  # a new message discards an unread response (IEEE 488.2 6.3.2.3)
             self.output.clear()
             self.emulator.push_error(-410)
         response = self.emulator.process(message)
         if response is not None:
             self.output.append(bytearray(response + self.response_eom))
-
-
-def _message_complete(buf: bytearray, eom: bytes) -> bool:
-    """True when ``buf`` ends with ``eom`` that is not part of a definite-length binary block."""
-    if not buf.endswith(eom):
-        return False
-    if b"#" not in buf:
-        return True
-    i, end = 0, len(buf)
-    while True:
-        i = buf.find(b"#", i)
-        if i < 0 or i + 1 >= end:
-            return True
-        ndigits = buf[i + 1] - 0x30
-        if not 1 <= ndigits <= 9:
-            i += 1
-            continue
-        length = buf[i + 2 : i + 2 + ndigits]
-        if len(length) < ndigits or not length.isdigit():
-            return False
-        i += 2 + ndigits + int(length)
-        if i + len(eom) > end:
-            return False
-
-
-def message_end(buf: bytes | bytearray, eom: bytes) -> int:
-    """Where the first whole program message of a byte stream ends (just past its terminator), or -1.
-
-    For streams that carry several messages back to back (a TCP socket); a terminator inside a
-    definite-length binary block does not end the message, a malformed block header is plain text.
-    """
-    pos, n = 0, len(buf)
-    while True:
-        stop = buf.find(eom, pos)
-        mark = buf.find(b"#", pos, stop if stop >= 0 else n)
-        if mark < 0:
-            return -1 if stop < 0 else stop + len(eom)
-        if mark + 1 >= n:
-            return -1
-        ndigits = buf[mark + 1] - 0x30
-        length = bytes(buf[mark + 2 : mark + 2 + ndigits])
-        if not 1 <= ndigits <= 9 or (length and not length.isdigit()):
-            pos = mark + 1
-            continue
-        if len(length) < ndigits:
-            return -1
-        pos = mark + 2 + ndigits + int(length)
-        if pos > n:
-            return -1
 
 
 class LabSimVisaLibrary(compat.SimVisaLibrary):
@@ -212,6 +181,19 @@ class LabSimVisaLibrary(compat.SimVisaLibrary):
             lib.reset()
 
     # -- I/O --------------------------------------------------------------------------------------
+    def clear(self, session):
+        """Device clear (``viClear``): the instrument drops its pending input and unread replies."""
+        try:
+            sess = self.sessions[session]
+        except KeyError:
+            return constants.StatusCode.error_invalid_object
+        device = getattr(sess, "device", None)
+        if isinstance(device, EmulatedDevice):
+            device.clear()
+        elif device is not None:
+            compat.clear_device(device)
+        return constants.StatusCode.success
+
     def open(self, session, resource_name, *args, **kwargs):
         """Open as pyvisa-sim does, but refuse a resource the bench lacks (stock returns the error
         status without raising, leaving a session that answers nothing), as real VISA does."""

@@ -20,6 +20,7 @@ class WaveformMemoryEmulator(ScpiEmulator):
 
     idn = "LABCTL,ARB-MEMORY,0001,1.0"
     max_points = 4_000_000
+    max_block = 4 * max_points  # the whole memory in one :TRACe:DATA block
 
     def reset(self) -> None:
         super().reset()

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from labctl.sim_backends.bench import Bench
 from labctl.sim_backends.demo_bench import DemoBench
 from labctl.sim_backends.die_controller import DieControllerEmulator
+from labctl.sim_backends.framing import frame
 from labctl.sim_backends.keithley2400 import Keithley2400Emulator
 from labctl.sim_backends.magnet import KepcoBOP3612Emulator, LakeShore421Emulator
 from labctl.sim_backends.rf_generator import Agilent8257DEmulator
@@ -19,11 +20,18 @@ from labctl.sim_backends.rram_bench import RRAMBench
 from labctl.sim_backends.scpi import INTERNAL_ERROR, ScpiEmulator, ScpiError, command
 from labctl.sim_backends.spectrum_analyzer import AgilentE4408BEmulator
 from labctl.sim_backends.stno_bench import STNOBench
+from labctl.sim_backends.visa_library import EmulatedDevice
 from labctl.sim_backends.waveform_memory import WaveformMemoryEmulator
 
 TOKENS = ["1", "-3", ".5", "1e309", "nan", "MAX", "ON", "'CURR'", "#15abcde", "#9", "#", ",", ";", "?",
           ":", " ", "\t", "\"", "'", "\x00", "\xff", "VOLT", "1 V", "2 FURLONG", "1e-3", "0", "1e10", "-1e-9",
-          "#14\x01\x00\x01\x00", "BL", "LRS", "TRACE1", "REAL,32", "INF", "32"]
+          "#14\x01\x00\x01\x00", "BL", "LRS", "TRACE1", "REAL,32", "INF", "32", "#1x", '"Run #1 ok"',
+          "#9999999999", "#0", "#H1F"]
+
+#: What framing must tell apart: block headers whole, partial, malformed and too long, '#' in strings.
+FRAMING_TOKENS = ["#", "#0", "#1", "#1x", "#15", "#15abcde", "#2", "#210", "#3100ab", "#9999999999", "#H1F",
+                  "#B101", '"', "'", '"Run #1 ok"', "'#15'", ";", ",", "\n", " ", "*IDN?", ":SYST:ERR?", "1",
+                  "\x00"]
 
 #: Each emulator on the bench it is built for (wired to a part where it needs one).
 EMULATORS = {
@@ -95,6 +103,42 @@ def test_every_header_with_every_kind_of_argument_is_answered_or_queued(name):
         for arg in ["", *TOKENS]:
             emulator.process(f"{header} {arg}".encode("latin-1"))
             assert not emulator.internal_errors, (header, arg, emulator.internal_errors[-1])
+
+
+@pytest.mark.parametrize("name", ["Keithley2400", "WaveformMemory", "DieController"])
+def test_framing_waits_only_for_a_block_the_instrument_accepts(name):
+    """Whatever arrives, in whatever pieces, the instrument waits only for the declared data of a
+    block it accepts, or for the terminator after such a block (whose data took the one sent); the
+    pieces do not change which messages it executes; and a device clear always brings it back."""
+    build = EMULATORS[name]
+
+    @settings(max_examples=200, deadline=None)
+    @given(parts=st.lists(st.sampled_from(FRAMING_TOKENS), max_size=12), cuts=st.lists(st.integers(0, 80)))
+    def check(parts, cuts):
+        data = "".join(parts).encode("latin-1") + b"\n"
+        bounds = [0, *sorted(cuts), len(data)]
+        runs = []
+        for pieces in ([data], [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]):
+            device = EmulatedDevice("dut", build(), b"\n", b"\n")
+            executed = []
+            device.execute = executed.append
+            for piece in pieces:
+                device.write(piece)
+            runs.append(executed)
+            cap = device.emulator.max_block
+            left = frame(device._input, b"\n", cap)
+            assert left.end < 0, data  # no whole message left unexecuted
+            if device.waiting and not 0 < left.pending_block <= cap:
+                assert frame(device._input + b"\n", b"\n", cap).end > 0, data
+        assert runs[0] == runs[1], data
+        device = EmulatedDevice("dut", build(), b"\n", b"\n")
+        device.write(data)
+        device.clear()
+        device.write(b"*IDN?\n")
+        assert list(device.output) == [bytearray(device.emulator.idn.encode() + b"\n")]
+        assert not device.emulator.internal_errors
+
+    check()
 
 
 @pytest.mark.xfail(strict=True, reason="RRAM physics (physics/rram.py): after 1e10 cycles of unformed "
