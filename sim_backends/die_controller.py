@@ -146,12 +146,11 @@ class DieControllerEmulator(ScpiEmulator):
 
     def _run(self, fn, *args, **kwargs):
         """Run a die operation, charge its time to the clock and book its energy."""
-        n0 = len(self.die.log)
-        out = fn(*args, **kwargs)
-        new = self.die.log[n0:]
-        self.last_energy = float(sum(e for _, _, e, _ in new))
+        with self.die.log.span() as work:
+            out = fn(*args, **kwargs)
+        self.last_energy = work.energy
         self.total_energy += self.last_energy
-        self.clock.advance(float(sum(d for _, _, _, d in new)))
+        self.clock.advance(work.duration)
         return out
 
     def _transfer(self, nbytes: int) -> None:

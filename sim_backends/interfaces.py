@@ -91,10 +91,12 @@ class RFLine(Protocol):
 class MemoryDie(Protocol):
     """An in-memory-computing RRAM die as its controller board drives it
     (`labctl.sim_backends.physics.rram_die.RRAMDie`): device addressing, pulses, program-and-verify,
-    forming, reads and XNOR-popcount, each operation logged as (name, devices, energy J, duration s);
-    the 1T1R reference is a trim of the die, one resistance per column, kept until set again."""
+    forming, reads and XNOR-popcount, each operation booked in its log (an
+    `labctl.sim_backends.physics.rram_die.OperationLog`: totals per operation, recent records, and
+    ``log.span()`` summing the energy and duration of one piece of work); the 1T1R reference is a
+    trim of the die, one resistance per column, kept until set again."""
 
-    log: list
+    log: object
     devices: object  # the device array: ``devices.formed``, ``devices.transistor`` (access device)
     forming_voltage: np.ndarray
     reference: np.ndarray  # 1T1R reference per column (ohm)

@@ -86,7 +86,7 @@ def test_malformed_patterns_are_refused_before_any_pulse(die, bench):
     assert error(die)[0] == -108
     die.write_binary_values(":ARR:POPC? ", np.ones(31, np.uint8), datatype="B")
     assert error(die)[0] == -160
-    assert bench.die.log == []
+    assert bench.die.log.count == 0
     assert not bench.die.devices.formed.any()
 
 
@@ -94,7 +94,7 @@ def test_forming_ramp_conflict_is_refused(die, bench):
     die.write(":FORM:RAMP:STAR 4;:FORM:RAMP:STOP 3")
     die.write(":ARR:FORM")
     assert error(die)[0] == -221
-    assert bench.die.log == []
+    assert bench.die.log.count == 0
 
 
 def test_whole_array_write_read_popcount_as_binary_blocks(die, bench):
@@ -238,7 +238,7 @@ def test_driver_reads_writes_and_validates_before_sending():
     assert d.sense_reference == pytest.approx(np.sqrt(3e4 * 3e5), rel=1e-5)
     d.sense_reference_columns = 7e4
     assert np.all(bench.die.reference == 7e4)
-    n_log = len(bench.die.log)
+    n_log = bench.die.log.count
     for bad in (lambda: setattr(d, "row", 32), lambda: setattr(d, "set_amplitude", 5.5),
                 lambda: setattr(d, "sense_reference_columns", np.full(31, 1e5)),
                 lambda: setattr(d, "sense_reference_columns", [1e5] * 31 + [np.nan]),
@@ -247,7 +247,7 @@ def test_driver_reads_writes_and_validates_before_sending():
                 lambda: d.xnor_popcount(np.full(32, 2)), lambda: d.program_cell("LOW")):
         with pytest.raises(ValueError):
             bad()
-    assert len(bench.die.log) == n_log
+    assert bench.die.log.count == n_log
     assert np.all(bench.die.reference == 7e4)
     d.write(":ADDR:ROW 77")
     with pytest.raises(DieControllerError, match="-222"):

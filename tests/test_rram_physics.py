@@ -10,6 +10,7 @@ from labctl.sim_backends.physics.rram_die import (
     RESET,
     ROWS,
     SET,
+    SIDES,
     PulseSpec,
     RRAMDie,
 )
@@ -405,7 +406,28 @@ def test_energy_log_records_operations():
     die.read_pcsa()
     ops = die.energy_by_operation()
     assert ops["form"] > ops["set"] > 0 and ops["reset"] > 0 and ops["read_pcsa"] > 0
-    assert all(d > 0 for _, _, _, d in die.log)
+    assert all(d > 0 for _, _, _, d in die.log.recent)
+
+
+def test_operation_log_keeps_totals_in_bounded_memory():
+    """Days of testing keep a constant footprint: totals per operation since power-on, a bounded
+    ring of the latest records, and the operations of one piece of work summed."""
+    die = RRAMDie(seed=4)
+    kept = die.log.recent.maxlen
+    energies = []
+    for _ in range(3 * kept):
+        die.read_pcsa(rows=[0])
+        energies.append(die.log.recent[-1][2])
+    assert len(die.log.recent) == kept and die.log.count == 3 * kept
+    reads = die.log.totals["read_pcsa"]
+    assert reads.count == 3 * kept and reads.devices == 3 * kept * COLS * SIDES
+    assert die.energy_by_operation() == {"read_pcsa": pytest.approx(sum(energies), rel=1e-12)}
+    with die.log.span() as work:
+        die.read_pcsa()
+        die.read_resistance()
+    last_two = list(die.log.recent)[-2:]
+    assert work.count == 2 and work.energy == pytest.approx(sum(e for _, _, e, _ in last_two), rel=1e-12)
+    assert work.duration == pytest.approx(sum(d for _, _, _, d in last_two), rel=1e-12)
 
 
 def test_same_seed_same_die_different_seed_different_die():

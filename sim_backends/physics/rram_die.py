@@ -22,11 +22,16 @@ oxide resistive memory arrays", Front. Neurosci. 13, 1383 (2020):
 
 Bit errors are never injected: they are what the device statistics of
 :mod:`labctl.sim_backends.physics.rram` plus the amplifier's offset and noise produce.
-Every operation appends ``(operation, devices, energy_J, duration_s)`` to :attr:`RRAMDie.log`.
+Every operation is booked in :attr:`RRAMDie.log` (:class:`OperationLog`): totals per kind of operation
+since power-on and a bounded ring of the latest ``(operation, devices, energy_J, duration_s)`` records,
+so a die tested for days keeps a constant footprint.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +42,60 @@ ROWS = 32
 COLS = 32
 SIDES = 2  # 0 = BL, 1 = BLb
 N_DEVICES = ROWS * COLS * SIDES
+
+
+@dataclass
+class OperationTotals:
+    """Operations booked, devices they addressed, energy (J) and duration (s), summed."""
+
+    count: int = 0
+    devices: int = 0
+    energy: float = 0.0
+    duration: float = 0.0
+
+    def add(self, n: int, energy: float, duration: float) -> None:
+        self.count += 1
+        self.devices += n
+        self.energy += energy
+        self.duration += duration
+
+
+class OperationLog:
+    """What a die has done since power-on, in bounded memory.
+
+    ``totals`` sums every operation per kind (``"form"``, ``"set"``, ``"read_pcsa"``, ...);
+    ``recent`` keeps the latest records ``(operation, devices, energy_J, duration_s)``, oldest
+    dropped first; :meth:`span` sums the operations of one piece of work (a controller command).
+    """
+
+    RECENT = 1024
+
+    def __init__(self, recent: int = RECENT):
+        self.recent: deque[tuple[str, int, float, float]] = deque(maxlen=recent)
+        self.totals: dict[str, OperationTotals] = {}
+        self._open: list[OperationTotals] = []
+
+    @property
+    def count(self) -> int:
+        """Operations booked since power-on."""
+        return sum(t.count for t in self.totals.values())
+
+    def record(self, op: str, n: int, energy: float, duration: float) -> None:
+        record = (op, int(n), float(energy), float(duration))
+        self.recent.append(record)
+        self.totals.setdefault(op, OperationTotals()).add(*record[1:])
+        for work in self._open:
+            work.add(*record[1:])
+
+    @contextmanager
+    def span(self) -> Iterator[OperationTotals]:
+        """``with log.span() as work:`` -- ``work`` sums the operations booked inside the block."""
+        work = OperationTotals()
+        self._open.append(work)
+        try:
+            yield work
+        finally:
+            self._open.remove(work)
 
 
 @dataclass(frozen=True)
@@ -106,7 +165,7 @@ class RRAMDie:
         self.reference = np.full(COLS, np.nan)  # 1T1R reference resistance per column (ohm)
         self._ref_current = None
         self.rng = np.random.default_rng(noise)
-        self.log: list[tuple[str, int, float, float]] = []
+        self.log = OperationLog()
         self._v_form = np.full(N_DEVICES, np.nan)
 
     @property
@@ -127,14 +186,11 @@ class RRAMDie:
         return ((r[:, None, None] * COLS + c[None, :, None]) * SIDES + s[None, None, :]).ravel()
 
     def _record(self, op, n, energy, duration):
-        self.log.append((op, int(n), float(energy), float(duration)))
+        self.log.record(op, n, energy, duration)
 
     def energy_by_operation(self):
-        """Total energy (J) per operation name."""
-        out: dict[str, float] = {}
-        for op, _, e, _ in self.log:
-            out[op] = out.get(op, 0.0) + e
-        return out
+        """Total energy (J) per operation name since power-on."""
+        return {op: t.energy for op, t in self.log.totals.items()}
 
     # ----------------------------------------------------------------- pulses
     def pulse(self, idx, amplitude, width, gate, op=None):
@@ -154,21 +210,18 @@ class RRAMDie:
         idx = np.arange(N_DEVICES) if idx is None else np.asarray(idx, np.intp)
         v_form = np.full(N_DEVICES, np.nan)
         todo = idx.copy()
-        energy = duration = 0.0
-        for v in np.arange(v_start, v_stop + 1e-9, v_step):
-            if todo.size == 0:
-                break
-            n0 = len(self.log)
-            self.pulse(todo, v, width, gate, op="form")
-            r = self.read_resistance(todo)[0]
-            done = r < r_formed
-            v_form[todo[done]] = v
-            self._v_form[todo[done]] = v
-            todo = todo[~done]
-            energy += sum(e for _, _, e, _ in self.log[n0:])
-            duration += sum(d for _, _, _, d in self.log[n0:])
+        with self.log.span() as work:
+            for v in np.arange(v_start, v_stop + 1e-9, v_step):
+                if todo.size == 0:
+                    break
+                self.pulse(todo, v, width, gate, op="form")
+                r = self.read_resistance(todo)[0]
+                done = r < r_formed
+                v_form[todo[done]] = v
+                self._v_form[todo[done]] = v
+                todo = todo[~done]
         return FormReport(v_form.reshape(ROWS, COLS, SIDES),
-                          self.devices.resistance().reshape(ROWS, COLS, SIDES), energy, duration)
+                          self.devices.resistance().reshape(ROWS, COLS, SIDES), work.energy, work.duration)
 
     def program(self, bits, set_pulse=SET, reset_pulse=RESET, verify=True, max_pulses=8,
                 r_lrs_max=None, r_hrs_min=None, rows=None, reset_first=True):
@@ -198,38 +251,36 @@ class RRAMDie:
             r_lrs_max = 2.0 / float(self.devices.transistor.saturation_current(set_pulse.gate))
         r_hrs_min = 2e5 if r_hrs_min is None else r_hrs_min
         pulses = np.zeros(N_DEVICES, int)
-        n0 = len(self.log)
-        todo_h, todo_l = hrs_idx, lrs_idx
-        if reset_first:
-            todo_h = np.concatenate([hrs_idx, lrs_idx])
-        for _ in range(max(1, max_pulses) if verify else 1):
-            if todo_h.size:
-                self.pulse(todo_h, **reset_pulse.kwargs())
-                pulses[todo_h] += 1
-            if todo_l.size:
-                self.pulse(todo_l, **set_pulse.kwargs())
-                pulses[todo_l] += 1
-            if not verify:
-                break
-            pulsed = np.concatenate([todo_h, todo_l])
-            r = np.empty(N_DEVICES)
-            r[pulsed] = self.read_resistance(pulsed)[0]
-            todo_h = np.intersect1d(todo_h, hrs_idx)
-            todo_h = todo_h[r[todo_h] < r_hrs_min]
-            todo_l = todo_l[r[todo_l] > r_lrs_max]
-            if todo_h.size == 0 and todo_l.size == 0:
-                break
-        addressed = np.concatenate([lrs_idx, hrs_idx])
-        r_final = np.full(N_DEVICES, np.nan)
-        r_final[addressed] = self.read_resistance(addressed)[0]
-        ok = np.zeros(N_DEVICES, bool)
-        ok[hrs_idx] = r_final[hrs_idx] >= r_hrs_min
-        ok[lrs_idx] = r_final[lrs_idx] <= r_lrs_max
-        energy = sum(e for _, _, e, _ in self.log[n0:])
-        duration = sum(d for _, _, _, d in self.log[n0:])
+        with self.log.span() as work:
+            todo_h, todo_l = hrs_idx, lrs_idx
+            if reset_first:
+                todo_h = np.concatenate([hrs_idx, lrs_idx])
+            for _ in range(max(1, max_pulses) if verify else 1):
+                if todo_h.size:
+                    self.pulse(todo_h, **reset_pulse.kwargs())
+                    pulses[todo_h] += 1
+                if todo_l.size:
+                    self.pulse(todo_l, **set_pulse.kwargs())
+                    pulses[todo_l] += 1
+                if not verify:
+                    break
+                pulsed = np.concatenate([todo_h, todo_l])
+                r = np.empty(N_DEVICES)
+                r[pulsed] = self.read_resistance(pulsed)[0]
+                todo_h = np.intersect1d(todo_h, hrs_idx)
+                todo_h = todo_h[r[todo_h] < r_hrs_min]
+                todo_l = todo_l[r[todo_l] > r_lrs_max]
+                if todo_h.size == 0 and todo_l.size == 0:
+                    break
+            addressed = np.concatenate([lrs_idx, hrs_idx])
+            r_final = np.full(N_DEVICES, np.nan)
+            r_final[addressed] = self.read_resistance(addressed)[0]
+            ok = np.zeros(N_DEVICES, bool)
+            ok[hrs_idx] = r_final[hrs_idx] >= r_hrs_min
+            ok[lrs_idx] = r_final[lrs_idx] <= r_lrs_max
         shape = (ROWS, COLS, SIDES)
         return ProgramReport(pulses.reshape(shape), r_final.reshape(shape), ok.reshape(shape),
-                             energy, duration)
+                             work.energy, work.duration)
 
     def cycle(self, n_cycles, set_pulse=SET, reset_pulse=RESET, idx=None):
         """Endurance cycling of devices ``idx`` (all by default); see RRAMArray.cycle."""
