@@ -430,6 +430,31 @@ def test_operation_log_keeps_totals_in_bounded_memory():
     assert work.duration == pytest.approx(sum(d for _, _, _, d in last_two), rel=1e-12)
 
 
+def test_cycling_before_forming_stresses_the_oxide_and_wears_no_filament():
+    """A pristine device has no filament: 10^10 cycles (1000 s of pulses) only add to its oxide's
+    breakdown hazard, and some devices break down as under any long stress; the die then forms and
+    cycles like any other."""
+    die = RRAMDie(seed=0)
+    arr = die.devices
+    die.cycle(10**10)
+    assert np.all(arr.ions == 0) and np.all(arr.defects == 0)
+    assert np.all(arr.h[~arr.formed] > 0) and 0 < arr.formed.sum() < arr.n
+    die.form()
+    die.cycle(1)
+    assert np.all(np.isfinite(die.resistance()))
+
+
+def test_the_filament_tip_never_recedes_beyond_the_widest_gap():
+    die = RRAMDie(seed=1)
+    die.form()
+    weak_set = PulseSpec(1.8, 100e-9, float(AccessTransistor().gate_for_current(5e-6)))
+    die.cycle(10**10, weak_set, RESET)  # ~10^4 blocking ions per device
+    die.cycle(1, weak_set, RESET)
+    arr = die.devices
+    assert np.all(arr.g_floor() <= arr.gap_model.g_ceil) and np.all(arr.gap <= arr.gap_model.g_ceil)
+    assert np.all(np.isfinite(die.resistance()))
+
+
 def test_same_seed_same_die_different_seed_different_die():
     def fingerprint(seed):
         die = RRAMDie(seed=seed)

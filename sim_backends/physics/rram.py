@@ -541,9 +541,11 @@ class RRAMArray:
 
     def g_floor(self, idx=None):
         """Closest approach of the filament tip to the top electrode (m): g_min raised by the
-        oxygen ions a RESET left at the tip that the SET no longer removes (Chen 2012)."""
+        oxygen ions a RESET left at the tip that the SET no longer removes (Chen 2012), at most
+        g_ceil: a tip pushed back that far leaves the device stuck in its deepest HRS."""
         idx = _as_index(idx, self.n)
-        return self.gap_model.g_min + self.endurance.ion_gap * self.ions[idx]
+        gm = self.gap_model
+        return np.minimum(gm.g_min + self.endurance.ion_gap * self.ions[idx], gm.g_ceil)
 
     def _temperature(self, c, i):
         """Filament temperature at cell voltage ``c`` and current ``i`` (K): Joule power through
@@ -584,13 +586,33 @@ class RRAMArray:
         out = np.where(r_top < 2.0 * r_floor, np.where(leaky, STUCK_LRS, STUCK_HRS), STUCK_NONE)
         return np.where(self.formed, out, STUCK_NONE).astype(np.int8)
 
+    def _stress(self, idx, repeats, pulses):
+        """``repeats`` times the ``pulses`` (dicts of :meth:`apply_pulse` arguments) on pristine
+        devices ``idx``: their breakdown hazard grows as in :meth:`apply_pulse`, and a device whose
+        hazard reaches its Weibull budget forms (its wear starts after the block)."""
+        if idx.size == 0:
+            return
+        fp = self.forming_params
+        rate = np.zeros(idx.size)
+        for pulse in pulses:
+            a, width = abs(float(pulse["amplitude"])), float(pulse["width"])
+            if a > 0.0 and width > 0.0:
+                rate += np.exp(np.minimum((a - self.v_bd[idx]) / fp.v_accel, 700.0)) / fp.tau_bd * width
+        self.h[idx] = np.minimum(self.h[idx] + rate * repeats, self.h_bd[idx])
+        broken = idx[self.h[idx] >= self.h_bd[idx]]
+        self.formed[broken] = True
+        self.gap[broken] = self.g_max[broken]
+        self._version += 1
+
     def cycle(self, n_cycles, set_pulse, reset_pulse, idx=None):
         """Run ``n_cycles`` SET/RESET cycles on ``idx``; returns the energy per device (J).
 
         The first and the last cycle are simulated pulse by pulse; the ``n_cycles - 2`` between them
-        are one statistical wear update at the first cycle's SET current and RESET voltage (their
-        energy is the first cycle's). The state left behind (HRS after the final RESET) so carries both wear and
-        cycle-to-cycle variability. ``set_pulse`` / ``reset_pulse`` are dicts of
+        are one statistical update at the first cycle's conditions (their energy is the first
+        cycle's): formed devices wear at its SET current and RESET voltage; pristine ones have no
+        filament to wear, their oxide accumulates the breakdown hazard of the pulses
+        (:meth:`_stress`). The state left behind (HRS after the final RESET) so carries both wear
+        and cycle-to-cycle variability. ``set_pulse`` / ``reset_pulse`` are dicts of
         :meth:`apply_pulse` keyword arguments.
         """
         idx = _as_index(idx, self.n)
@@ -602,8 +624,10 @@ class RRAMArray:
         e_cycle = s.energy + r.energy
         if n_cycles > 1:
             if n_cycles > 2:
-                self._wear(idx, n_cycles - 2, s.current, r.cell_voltage)
-                self.cycles[idx] += n_cycles - 2
+                formed = self.formed[idx]
+                self._wear(idx[formed], n_cycles - 2, s.current[formed], r.cell_voltage[formed])
+                self.cycles[idx[formed]] += n_cycles - 2
+                self._stress(idx[~formed], n_cycles - 2, (set_pulse, reset_pulse))
             s2 = self.apply_pulse(idx, **set_pulse)
             r2 = self.apply_pulse(idx, **reset_pulse)
             return e_cycle * (n_cycles - 1) + s2.energy + r2.energy
