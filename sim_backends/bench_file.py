@@ -50,9 +50,23 @@ class DeviceSpec:
     name: str
     model: str | None
     options: dict[str, Any] = field(default_factory=dict)
+    idn: str | None = None  # the device's ``*IDN?`` dialogue answer, if the file gives one
+
+    @property
+    def serial(self) -> str | None:
+        """This instrument's serial number: ``x-options: {serial: ...}``, else the serial field
+        (the third) of its ``*IDN?`` dialogue, else None (the emulator's own)."""
+        if self.options.get("serial") is not None:
+            return str(self.options["serial"])
+        fields = (self.idn or "").split(",")
+        return fields[2].strip() if len(fields) >= 4 and fields[2].strip() else None
 
     def build_emulator(self, bench: Bench, name: str):
-        return import_object(self.model)(bench, name=name, **self.options)
+        options = {k: v for k, v in self.options.items() if k != "serial"}
+        emulator = import_object(self.model)(bench, name=name, **options)
+        if self.serial is not None:
+            emulator.serial = self.serial
+        return emulator
 
 
 @dataclass
@@ -77,7 +91,7 @@ class BenchFile:
         for name, d in _section(data, "devices", path, "the bench file").items():
             where = f"device {name!r}"
             devices[name] = DeviceSpec(name, _section(d, "x-model", path, where, str) or None,
-                                       dict(_section(d, "x-options", path, where)))
+                                       dict(_section(d, "x-options", path, where)), _idn_dialogue(d))
         resources = {}
         for r, d in _section(data, "resources", path, "the bench file").items():
             device = _section(d, "device", path, f"resource {r!r}", str)
@@ -147,6 +161,14 @@ def _clock_mode(value: Any, path: Path) -> str:
     if value not in CLOCK_MODES:
         raise ValueError(f"{path}: bench clock {value!r}: use one of {', '.join(CLOCK_MODES)}")
     return str(value)
+
+
+def _idn_dialogue(device: Any) -> str | None:
+    """The answer a device's dialogues give to ``*IDN?`` (None if they give none)."""
+    for dialogue in (device.get("dialogues") or []) if isinstance(device, dict) else []:
+        if isinstance(dialogue, dict) and str(dialogue.get("q", "")).strip().upper() == "*IDN?":
+            return str(dialogue.get("r", ""))
+    return None
 
 
 def _section(parent: Any, key: str, path: Path, where: str, kind: type = dict) -> Any:

@@ -471,6 +471,19 @@ class ScpiEmulator:
         against the interface the emulator needs (`labctl.sim_backends.interfaces`)."""
         return bench.part(part, interface, wanted_by=f"for {type(self).__name__} {name!r}")
 
+    @property
+    def serial(self) -> str:
+        """The serial number ``*IDN?`` gives (its third field)."""
+        return self.idn.split(",")[2].strip()
+
+    @serial.setter
+    def serial(self, value: str) -> None:
+        """This unit's serial number: two instruments of one model on a bench answer apart."""
+        fields = self.idn.split(",")
+        old = fields[2]
+        fields[2] = old[: len(old) - len(old.lstrip())] + str(value)  # keep the field's spacing
+        self.idn = ",".join(fields)
+
     # -- state ---------------------------------------------------------------------------------
     def reset(self) -> None:
         """``*RST``: every declared setting back to its default."""

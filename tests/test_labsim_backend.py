@@ -203,6 +203,23 @@ def test_one_bench_per_file_shared_by_all_resources(rm):
     assert t_b - t0 >= 0.1  # the second instrument sees the time the first one spent: one clock
 
 
+def test_each_instrument_answers_the_serial_its_bench_file_gives(tmp_path):
+    rm = pyvisa.ResourceManager(f"{resolve('stno.yaml')}@labsim")
+    serials = {r: rm.open_resource(r, read_termination="\n").query("*IDN?").split(",")[2].strip()
+               for r in ("GPIB0::24::INSTR", "GPIB0::25::INSTR", "GPIB0::27::INSTR", "GPIB0::19::INSTR",
+                         "GPIB0::20::INSTR")}
+    rm.close()
+    assert serials == {"GPIB0::24::INSTR": "4000001", "GPIB0::25::INSTR": "4000002",
+                       "GPIB0::27::INSTR": "4000004", "GPIB0::19::INSTR": "US00000001",
+                       "GPIB0::20::INSTR": "US00000002"}
+    bench = tmp_path / "demo.yaml"
+    bench.write_text(resolve("demo.yaml").read_text().replace("{dut: resistor}", "{dut: resistor, serial: 1234567}"))
+    rm = pyvisa.ResourceManager(f"{bench}@labsim")
+    idn = rm.open_resource("GPIB0::25::INSTR", read_termination="\n").query("*IDN?")
+    rm.close()
+    assert idn.startswith("KEITHLEY INSTRUMENTS INC.,MODEL 2400,1234567,C32")
+
+
 def test_same_seed_same_part():
     r1 = pyvisa.ResourceManager(LABSIM).visalib.bench.resistor.resistance
     pyvisa.ResourceManager(LABSIM).visalib.reset()
