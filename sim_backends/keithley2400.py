@@ -3,10 +3,11 @@
 Speaks the 2400's SCPI (Keithley 2400 Series SourceMeter User's Manual, rev. G, ch. 18) as far as
 the stock :class:`pymeasure.instruments.keithley.Keithley2400` uses it: source function and levels,
 compliance, sense ranges and NPLC, ``:READ?``/``:MEASure?`` with ``:FORMat:ELEMents``, trigger and
-arm counts, output on/off. Each reading costs its integration time (NPLC / line frequency) plus the
-source delay on the bench clock and carries the instrument's noise (specification-sheet accuracy:
-0.012 % of reading + 0.05 % of range for voltage, 0.029 % + 0.03 % of range for current, scaled by
-1/sqrt(NPLC) as integration averages white noise).
+arm counts (their product at most the 2500-reading buffer, else -221), output on/off. Each reading
+costs its integration time (NPLC / line frequency) plus the source delay on the bench clock and
+carries the instrument's noise (specification-sheet accuracy: 0.012 % of reading + 0.05 % of range for
+voltage, 0.029 % + 0.03 % of range for current, scaled by 1/sqrt(NPLC) as integration averages white
+noise).
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ SENSE_FUNCTIONS = Choice("VOLTage", "CURRent", "RESistance")
 
 # Status word bits (manual, :FORMat:ELEMents STATus): compliance and range compliance.
 STATUS_COMPLIANCE = 1 << 3
+#: Readings buffer of the 2400: the product of the (finite) arm and trigger counts cannot exceed it
+#: (User's Manual, Triggering, "Counters").
+BUFFER_READINGS = 2500
+
+
+def _fits_buffer(emulator: Keithley2400Emulator, _value) -> None:
+    """Refuse a trigger or arm count whose product with the other exceeds the readings buffer."""
+    if emulator.trigger_count * emulator.arm_count > BUFFER_READINGS:
+        raise ScpiError(-221, f"trigger count x arm count exceeds {BUFFER_READINGS} readings")
 
 
 def _sense_function(arg) -> str:
@@ -77,10 +87,10 @@ class Keithley2400Emulator(ScpiEmulator):
     auto_zero = Setting(":SYSTem:AZERo[:STATe]", Choice("ON", "OFF", "ONCE", "1", "0"), "1")
     line_frequency = Setting(":SYSTem:LFRequency", Choice("50", "60"), "50")
     line_frequency_auto = Setting(":SYSTem:LFRequency:AUTO", Bool(), True)
-    trigger_count = Setting(":TRIGger:COUNt", Int(1, 2500), 1)
+    trigger_count = Setting(":TRIGger:COUNt", Int(1, BUFFER_READINGS), 1, on_change=_fits_buffer)
     trigger_delay = Setting(":TRIGger:DELay", Float(0, 999.9999, "S"), 0.0)
     trigger_source = Setting(":TRIGger:SOURce", Choice("IMMediate", "TLINk"), "IMM")
-    arm_count = Setting(":ARM:COUNt", Int(1, 2500), 1)
+    arm_count = Setting(":ARM:COUNt", Int(1, BUFFER_READINGS), 1, on_change=_fits_buffer)
     arm_source = Setting(":ARM:SOURce", Choice("IMMediate", "TIMer", "MANual", "BUS", "TLINk",
                                                "NSTest", "PSTest", "BSTest"), "IMM")
     arm_timer = Setting(":ARM:TIMer", Float(0.001, 99999.99, "S"), 0.1)
