@@ -20,6 +20,7 @@ from labctl.link import InDoubtWrite
 
 ROWS, COLS, SIDES = 32, 32, 2
 V_MAX = 5.0
+RAMP_STEPS = 256  # amplitudes the board's forming-ramp memory holds (a longer ramp is refused, -221)
 _BOOL = {True: 1, False: 0}
 
 

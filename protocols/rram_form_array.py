@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.protocol import Array, Column, FloatParameter, Plot, Sweep
+from labctl.instruments.die_controller import RAMP_STEPS
+from labctl.protocol import Array, Column, FloatParameter, ParameterError, Plot, Sweep
 from labctl.protocols._rram.base import RRAMDieProtocol
 from labctl.protocols._rram.figures import bit_map, log_histogram
 from labctl.protocols._rram.layout import DEVICE_AXES, DEVICE_SHAPE, planes
@@ -39,6 +40,14 @@ class FormArray(RRAMDieProtocol):
                                      minimum=5e-6, maximum=500e-6)
     r_formed = FloatParameter("Verify, formed below", units="ohm", default=1e5, minimum=1e2,
                               maximum=1e9)
+
+    def check_parameters(self):
+        super().check_parameters()
+        steps = int(np.floor((self.v_stop - self.v_start + 1e-9) / self.v_step)) + 1
+        if self.v_stop < self.v_start or steps > RAMP_STEPS:
+            raise ParameterError(f"the forming ramp {self.v_start:g} V to {self.v_stop:g} V by {self.v_step:g} V "
+                                 f"needs v_stop >= v_start and at most {RAMP_STEPS} steps (the controller's "
+                                 f"ramp memory), not {max(steps, 0)}")
 
     def startup(self):
         d = self.die

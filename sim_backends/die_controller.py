@@ -34,7 +34,8 @@ transistors (the bench's ``transistor`` parameters), and the word lines power up
 Device order in blocks: index = (row * 32 + column) * 2 + side (0 = BL, 1 = BLb).
 Every error goes through the SCPI error queue and leaves the die untouched: bad addresses and
 out-of-range pulses and references are -222, a pattern or reference block of the wrong length -160,
-non-binary pattern values -224, conflicting settings -221.
+non-binary pattern values -224, conflicting settings -221 (among them a forming ramp longer than the
+board's ramp memory, ``RAMP_STEPS`` amplitudes).
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ REFERENCE = Float(1e2, 1e9, "OHM")
 DEFAULT_REFERENCE = 1e5  # ohm, every column at power-up
 NOMINAL_COMPLIANCE = 100e-6  # A, the word lines' power-up bias
 LINK_BYTES_PER_SECOND = 10e6  # gigabit link, protocol overhead included
+RAMP_STEPS = 256  # amplitudes the board's forming-ramp memory holds
+
+
+def ramp_steps(start: float, stop: float, step: float) -> int:
+    """Amplitudes of a ramp from ``start`` to ``stop`` (included) by ``step``."""
+    return int(np.floor((stop - start + 1e-9) / step)) + 1
 
 
 def _compliance_commands(pulse: str, gate: str):
@@ -220,6 +227,9 @@ class DieControllerEmulator(ScpiEmulator):
     def array_form(self):
         if self.form_stop < self.form_start:
             raise ScpiError(-221, "forming ramp stop below start")
+        steps = ramp_steps(self.form_start, self.form_stop, self.form_step)
+        if steps > RAMP_STEPS:
+            raise ScpiError(-221, f"forming ramp of {steps} steps, the ramp memory holds {RAMP_STEPS}")
         self._run(self.die.form, self.form_start, self.form_stop, self.form_step,
                   self.form_width, self.form_gate, self.form_resistance,
                   np.flatnonzero(~self.die.devices.formed))
