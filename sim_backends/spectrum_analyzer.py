@@ -3,9 +3,11 @@
 Speaks the ESA SCPI used by the stock pymeasure ``AgilentE4408B`` driver and by our subclass
 (``labctl.instruments.spectrum_analyzer``): start/stop/center/span, sweep points and time, resolution and
 video bandwidth (with the ESA's auto coupling: RBW ~ span / 106 on a 1-3-10 sequence, sweep time
-~ 2.5 span / RBW^2), video averaging, trace format and ``:TRACe:DATA? TRACE1`` in dBm. Each trace is a
-fresh measurement of the bench: the oscillators integrated at the present currents, field and rf drive,
-seen through the RBW filter (`labctl.sim_backends.physics.spectrum`); it costs its sweep time x averages.
+~ 2.5 span / RBW^2, at most 2000 s: beyond it the real instrument sweeps uncalibrated), 101 to 8192
+sweep points, video averaging, trace format and ``:TRACe:DATA? TRACE1`` in dBm. Each trace is a fresh
+measurement of the bench: the oscillators integrated at the present currents, field and rf drive, seen
+through the RBW filter (`labctl.sim_backends.physics.spectrum`); it costs its sweep time x averages on
+the bench clock, and bounded work whatever the settings (`labctl.sim_backends.stno_bench`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from labctl.sim_backends.scpi import (
 )
 
 F_MAX = 26.5e9
+SWEEP_TIME_MIN, SWEEP_TIME_MAX = 1e-3, 2000.0  # s, swept spans
 RBW_STEPS = np.array([1e3, 3e3, 10e3, 30e3, 100e3, 300e3, 1e6, 3e6, 5e6])
 SPAN_RBW_RATIO = 106.0
 
@@ -72,7 +75,7 @@ class AgilentE4408BEmulator(ScpiEmulator):
     # -- frequency coupling: start/stop stored, center/span derived -----------------------------
     @command("[:SENSe]:SWEep:TIME")
     def set_sweep_time(self, value):
-        self.sweep_time_manual = Float(1e-3, 2000, "S").parse(value)
+        self.sweep_time_manual = Float(SWEEP_TIME_MIN, SWEEP_TIME_MAX, "S").parse(value)
         self.settings["sweep_time_auto"] = False
 
     @command("[:SENSe]:BANDwidth[:RESolution]")
@@ -114,7 +117,7 @@ class AgilentE4408BEmulator(ScpiEmulator):
     def sweep_time(self) -> float:
         if not self.sweep_time_auto:
             return self.sweep_time_manual
-        return max(2.5 * (self.stop - self.start) / self.rbw**2, 1e-3)
+        return float(np.clip(2.5 * (self.stop - self.start) / self.rbw**2, SWEEP_TIME_MIN, SWEEP_TIME_MAX))
 
     @command("[:SENSe]:BANDwidth[:RESolution]?")
     def get_rbw(self):

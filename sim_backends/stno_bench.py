@@ -26,7 +26,9 @@ from labctl.sim_backends.physics.magnet import Electromagnet
 from labctl.sim_backends.physics.spectrum import (
     AnalyzerSettings,
     analyzer_trace,
+    displayed_noise,
     max_sample_interval,
+    signal_power,
     to_dbm,
     window_duration,
 )
@@ -50,6 +52,12 @@ DEVICE_UNITS = {"radius": "m", "thickness": "m", "mu0_ms": "T", "alpha": "1", "c
                 "ms_nonlinearity": "1", "oersted_nonlinearity": "1", "oersted_factor": "1",
                 "damping_nonlinearity": "1", "core_magnetization": "1", "resistance_parallel": "ohm", "tmr": "1",
                 "temperature": "K"}
+#: Oscillator steps one trace may simulate (relaxation + RBW window), for up to 16 batch rows (fewer
+#: beyond): whatever the analyzer's settings, a trace costs bounded work. See `STNOBench.spectrum`.
+MAX_TRACE_STEPS = 2**14
+#: Half-width (Hz) kept around the oscillators' own and the drive frequencies when a trace follows
+#: the emission rather than the whole span.
+EMISSION_MARGIN = 25e6
 
 
 class Pillar(TwoTerminalDevice):
@@ -137,7 +145,18 @@ class STNOBench(Bench):
                            "resistance": (self.magnet.resistance, "ohm"), "remanence": (self.magnet.remanence, "T")}}
 
     def spectrum(self, settings: AnalyzerSettings) -> np.ndarray:
-        """One displayed trace (dBm) for the analyzer's settings, from the oscillators' dynamics now."""
+        """One displayed trace (dBm) for the analyzer's settings, from the oscillators' dynamics now.
+
+        The record simulated for a trace is bounded (`MAX_TRACE_STEPS`). Two settings would need
+        more, and are handled as follows. A span much wider than the emission would need steps fine
+        enough to cover it all: the envelope then follows the emission (the oscillators' and the
+        drive frequencies, +- `EMISSION_MARGIN`), and points beyond it see the analyzer's own noise
+        only (a line's Lorentzian tail there lies far below the DANL). An RBW window longer than
+        the record (a narrow RBW): the trace is the power spectral density resolved by the
+        record, times the set RBW's noise bandwidth - what the analyzer shows of lines broader
+        than the record's resolution (free-running lines are 0.1 - 2 MHz wide); a carrier
+        narrower than that (a locked oscillator) reads low by the ratio of the two bandwidths.
+        """
         settings = replace(settings, danl_dbm_per_hz=self.danl, impedance=self.load_resistance)
         active = np.flatnonzero(self.currents != 0)
         if active.size == 0:  # nothing biased: no emission, the analyzer shows its own noise
@@ -150,16 +169,36 @@ class STNOBench(Bench):
         circuit = SeriesCircuit(load_resistance=self.load_resistance, series_resistance=idle)
         currents = np.broadcast_to(self.currents[active], (rows, active.size))
         field = self.magnet.field()
+        drive = self.strip_line.drive(rows)
         f_ref = 0.5 * (settings.start + settings.stop)
         op = operating_point(devices, currents, field, circuit)
-        dt = min(stable_step(op), max_sample_interval(settings, f_ref))
+        stable = stable_step(op)
+        dt = min(stable, max_sample_interval(settings, f_ref))
         now = self.clock.now()
         state, relax = None, MAX_RELAX
         if self._memory is not None and self._memory[0] == tuple(active) and self._memory[1] == rows:
             state = OscillatorState(now, self._memory[2])
             relax = float(np.clip(now - self._memory[3], MIN_RELAX, MAX_RELAX))
-        run = simulate(devices, currents, field, relax + window_duration(settings.rbw), rng=self.rng,
-                       dt=dt, drive=self.strip_line.drive(rows), circuit=circuit, state=state, f_ref=f_ref)
+        steps = MAX_TRACE_STEPS * min(1.0, 16 / rows)
+        window = window_duration(settings.rbw)
+        if relax + window > steps * dt and dt < stable:  # follow the emission, not the whole span
+            f_ref, dt = _emission_band(op, drive, stable)
+        relax = min(relax, 0.5 * steps * dt)
+        resolved = max(settings.rbw, window_duration(1.0) / (steps * dt - relax))
+        run = simulate(devices, currents, field, relax + window_duration(resolved), rng=self.rng,
+                       dt=dt, drive=drive, circuit=circuit, state=state, f_ref=f_ref)
         self._memory = (tuple(active), rows, run.state.c, now)
         envelope = run.load_voltage()[int(round(relax / dt)):]
-        return analyzer_trace(envelope, dt, f_ref, settings, self.rng)
+        if resolved == settings.rbw:
+            return analyzer_trace(envelope, dt, f_ref, settings, self.rng)
+        density = signal_power(envelope, dt, f_ref, replace(settings, rbw=resolved)) / resolved
+        return to_dbm(density * settings.rbw + displayed_noise(settings, self.rng))
+
+
+def _emission_band(op, drive: Drive | None, stable: float) -> tuple[float, float]:
+    """(frame frequency, step) of an envelope covering the oscillators' and the drive frequencies."""
+    freqs = np.ravel(op.free_frequency)
+    if drive is not None:
+        freqs = np.concatenate([freqs, np.ravel(drive.frequency)])
+    half = 0.5 * (freqs.max() - freqs.min()) + EMISSION_MARGIN
+    return 0.5 * (freqs.max() + freqs.min()), min(stable, 1.0 / (2.2 * half))

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 _WINDOW_SIGMAS = 3.0  # the Gaussian window is cut at +- 3 tau (leakage below -40 dB)
+_FFT_VALUES = 1 << 22  # complex values one FFT pass may hold: windows are transformed in groups
+_FFT_WORK = 1 << 23  # complex values all the windows of one trace may transform together
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,17 @@ def signal_power(envelope: np.ndarray, dt: float, f_ref: float, settings: Analyz
     segments = np.stack([x[s:s + length] for s in starts], axis=1)  # (length, n_seg, R)
     segments = np.conj(segments.reshape(length, -1)) * w[:, None]  # conj: c ~ exp(-i w t) -> +f
     resolution = min(settings.rbw / 5, abs(settings.stop - settings.start) / max(settings.points - 1, 1))
-    n_fft = 1 << int(np.ceil(np.log2(max(length, 1.0 / (dt * max(resolution, 1.0))))))
-    n_fft = min(n_fft, 1 << 20)
-    spec = np.fft.fftshift(np.fft.fft(segments, n=n_fft, axis=0), axes=0)
-    power = np.mean(np.abs(spec) ** 2, axis=1) / (np.sum(w) ** 2) / (2 * settings.impedance)
+    # the grid resolves the RBW filter (rbw / 5) always, the point spacing as far as bounded work allows
+    n_rbw = max(length, 1.0 / (dt * max(settings.rbw / 5, 1.0)))
+    n_points = max(length, 1.0 / (dt * max(resolution, 1.0)))
+    n_want = max(n_rbw, min(n_points, _FFT_WORK / segments.shape[1]))
+    n_fft = min(1 << int(np.ceil(np.log2(n_want))), 1 << 20)
+    total = np.zeros(n_fft)
+    group = max(1, _FFT_VALUES // n_fft)
+    for first in range(0, segments.shape[1], group):
+        spec = np.fft.fftshift(np.fft.fft(segments[:, first:first + group], n=n_fft, axis=0), axes=0)
+        total += np.sum(np.abs(spec) ** 2, axis=1)
+    power = total / segments.shape[1] / (np.sum(w) ** 2) / (2 * settings.impedance)
     grid = f_ref + np.fft.fftshift(np.fft.fftfreq(n_fft, dt))
     return np.interp(settings.frequencies, grid, power, left=0.0, right=0.0)
 
