@@ -11,6 +11,9 @@ op                 arguments                                         answer
                                                                      that many wall seconds
 ``clock_mode``     ``mode``: ``"virtual"`` or ``"wall"``             ``now``, ``mode``
 ``reset``                                                            the bench at power-on (same seed)
+``clear``          ``instrument`` (name or ``"*"``)                  ``cleared``: device clear (as on a
+                                                                     LAN instrument's control socket),
+                                                                     partial messages dropped
 ``snapshot``                                                         ``bench``, ``clock``, ``instruments``
 ``faults``         ``instrument`` (name or ``"*"``), ``rates``,      each instrument's seed, rates and
                    ``seed`` (all optional)                           faults injected so far
@@ -149,6 +152,13 @@ class ControlPort:
         await self.bs.quiesce()
         self.bs.reset()
         return {"now": self.bs.clock.now()}
+
+    async def op_clear(self, instrument: str = "*") -> dict:
+        await self.bs.quiesce()
+        chosen = list(self.bs.instruments.values()) if instrument == "*" else [self.bs.find(instrument)]
+        for inst in chosen:
+            self.bs.clear(inst)
+        return {"cleared": [inst.name for inst in chosen]}
 
     async def op_snapshot(self) -> dict:
         await self.bs.quiesce()

@@ -170,6 +170,13 @@ class BenchServer:
         if self._wall is not None:
             self._wall = (time.monotonic(), self.clock.now())
 
+    def clear(self, inst: ServedInstrument) -> None:
+        """Device clear of one instrument (raw sockets have none in-band; LAN instruments take it on
+        a control connection): every session's partial message and pending input are dropped."""
+        for s in inst.sessions:
+            s.framer.clear()
+            s.buffer.clear()
+
     def set_wall_clock(self, on: bool) -> None:
         if on and self._wall is None:
             self._wall = (time.monotonic(), self.clock.now())

@@ -6,6 +6,7 @@ import socket
 import pytest
 import pyvisa
 
+from labctl.remote_clock import ControlClient
 from labctl.sim_backends.bench_file import resolve
 from labctl.sim_backends.framing import frame
 from labctl.sim_backends.served import ServerThread
@@ -112,3 +113,13 @@ def test_a_jammed_socket_is_recovered_by_reconnecting(served_demo):
     assert f.readline().startswith(b"LABCTL,ARB-MEMORY")
     jammed.close()
     fresh.close()
+
+
+def test_the_control_port_clears_a_jammed_instrument(served_demo):
+    jammed, f = _connect(served_demo, "awg")
+    jammed.sendall(b":TRAC:DATA #3100ab\n*IDN?\n")  # the query went into the block's data
+    with ControlClient(served_demo.control_port) as control:
+        assert control.call("clear", instrument="awg")["cleared"] == ["awg"]
+    jammed.sendall(b"*IDN?\n")
+    assert f.readline().startswith(b"LABCTL,ARB-MEMORY")
+    jammed.close()
