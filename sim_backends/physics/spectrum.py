@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 _WINDOW_SIGMAS = 3.0  # the Gaussian window is cut at +- 3 tau (leakage below -40 dB)
-_FFT_VALUES = 1 << 22  # complex values one FFT pass may hold: windows are transformed in groups
+_FFT_VALUES = 1 << 20  # complex values one FFT pass may hold: windows are transformed in groups
 _FFT_WORK = 1 << 23  # complex values all the windows of one trace may transform together
 
 
