@@ -25,13 +25,14 @@ TOUR: tuple[tuple[str, dict[str, str]], ...] = (
 
 
 def earlier_demo(out_dir: str | Path) -> list[Path]:
-    """The runs and figures an earlier tour left in ``out_dir``."""
+    """The runs, figures and verdict an earlier tour left in ``out_dir``."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         return []
     found = []
     for name, _ in TOUR:
         found += [out_dir / f"{name}.h5", *sorted(out_dir.glob(f"{name}_*.png"))]
+    found += [out_dir / "summary.md", out_dir / "summary.json"]
     return [p for p in found if p.exists()]
 
 
@@ -42,8 +43,9 @@ def run_demo(out_dir: str | Path, report: Callable[[str], None] | None = None,
     An earlier tour's files there are replaced only with ``force`` (FileExistsError otherwise): they
     may be the runs someone kept. One bar follows the tour, one the step under way (on a terminal or
     in Jupyter; ``progress`` forces them on or off); ``report`` receives a line per finished step
-    (default: printed beside the bars). An aborted run (Ctrl-C) is saved with its figure, then ends
-    the tour with ``KeyboardInterrupt``.
+    (default: printed beside the bars), then the verdict (:mod:`labctl.verdict`: headline numbers
+    next to the papers', also saved as ``summary.md`` and ``summary.json``). An aborted run (Ctrl-C)
+    is saved with its figure, then ends the tour with ``KeyboardInterrupt``.
     """
     from labctl.plotting import save_figures
     from labctl.progress import RunProgress, bar
@@ -51,6 +53,7 @@ def run_demo(out_dir: str | Path, report: Callable[[str], None] | None = None,
     from labctl.results import open_run
     from labctl.runner import Runner
     from labctl.station import Station
+    from labctl.verdict import markdown, verdict, write_summary
 
     out_dir = Path(out_dir)
     earlier = earlier_demo(out_dir)
@@ -83,4 +86,7 @@ def run_demo(out_dir: str | Path, report: Callable[[str], None] | None = None,
             tour.update(1)
             if result.status == "aborted":  # Ctrl-C ends the tour, not just the step it landed in
                 raise KeyboardInterrupt
+    rows = verdict(out_dir)
+    md, js = write_summary(out_dir, rows)
+    (report or print)("\nThe verdict (" + f"{md}, {js}):\n" + markdown(rows).rstrip())
     return failures
