@@ -1,4 +1,5 @@
 """Behaviour of the vortex STNO model: tuning, emergent injection locking and mutual synchronization,
+self-injection and the amplified coupling loop, synchronization regions in the plane of two inputs,
 thermal linewidth, reproducibility, and the spectrum analyzer's view of it."""
 
 import numpy as np
@@ -12,8 +13,11 @@ from labctl.sim_backends.physics.spectrum import (
     window_duration,
 )
 from labctl.sim_backends.physics.stno import (
+    DeviceSpread,
     Drive,
+    FeedbackLoop,
     SeriesCircuit,
+    StripLine,
     VortexMTJ,
     fabricate_chip,
     operating_point,
@@ -133,6 +137,78 @@ def test_synchronization_needs_the_microwave_current_coupling():
     f = run.mean_frequency()[0]
     assert abs(f[1] - f[0]) == pytest.approx(abs(free[0, 1] - free[0, 0]), abs=0.3e6)
     assert abs(f[1] - f[0]) > 1e6
+
+
+def test_self_injection_through_the_loop_shifts_the_frequency_periodically_with_its_phase():
+    # the amplified emission fed back on the strip line pulls the oscillator's own frequency by -Im(K g),
+    # 2 pi periodic in the loop phase (Tsunegi et al., Sci. Rep. 6, 26849 (2016))
+    phases = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    circuits = [SeriesCircuit(loop=FeedbackLoop(10.0, ph)) for ph in phases]
+    measured, predicted = [], []
+    for circuit in circuits:
+        burn = simulate(COLD, 7e-3, FIELD, 1e-6, rng=1, dt=2e-9, circuit=circuit)
+        run = simulate(COLD, 7e-3, FIELD, 2e-6, rng=1, dt=2e-9, circuit=circuit, state=burn.state,
+                       f_ref=burn.f_ref)
+        measured.append(run.mean_frequency()[0, 0])
+        predicted.append(operating_point(COLD, 7e-3, FIELD, circuit).free_frequency[0, 0])
+    measured, predicted = np.array(measured), np.array(predicted)
+    assert np.max(np.abs(measured - predicted)) < 0.3e6
+    assert np.ptp(measured) > 8e6
+    assert np.argmax(measured) != np.argmin(measured)
+    without = operating_point(COLD, 7e-3, FIELD, SeriesCircuit()).free_frequency[0, 0]
+    assert np.min(measured) < without < np.max(measured)
+
+
+def _mutual_locking_band(circuit):
+    """Free-running detunings (Hz) of a cold pair over which it runs at one frequency."""
+    chip = with_temperature(fabricate_chip(2, seed=0, spread=DeviceSpread(*[0.0] * 6)), 0.0)  # identical
+    d_i = np.linspace(-1.6e-3, 1.6e-3, 33)
+    currents = np.stack([np.full_like(d_i, 7e-3), 7e-3 + d_i], axis=1)
+    free = operating_point(chip, currents, FIELD, circuit).free_frequency
+    burn = simulate(chip, currents, FIELD, 1.5e-6, rng=1, circuit=circuit)
+    run = simulate(chip, currents, FIELD, 2e-6, rng=2, circuit=circuit, state=burn.state, f_ref=burn.f_ref)
+    f = run.mean_frequency()
+    locked = np.abs(f[:, 1] - f[:, 0]) < 30e3
+    return (free[:, 1] - free[:, 0])[locked]
+
+
+def test_the_amplifier_in_the_coupling_loop_widens_mutual_synchronization():
+    series = _mutual_locking_band(SeriesCircuit())
+    looped = _mutual_locking_band(SeriesCircuit(loop=FeedbackLoop(10.0, 3 * np.pi / 4)))
+    assert np.ptp(series) > 10e6  # the microwave current alone synchronizes pairs several MHz apart
+    assert np.ptp(looped) > 1.3 * np.ptp(series)
+    alone = _mutual_locking_band(SeriesCircuit(coupled=False))
+    assert alone.size == 0 or np.ptp(alone) < 0.5e6  # uncoupled: one frequency only where they coincide
+
+
+def _input_plane(circuit):
+    """Per point of a grid of two strip-line inputs (f_A, f_B): what each of two neighbouring oscillators
+    (335 and 341 MHz) follows, 0 = neither, 1 = A, 2 = B, from the integrated dynamics at 300 K."""
+    chip = fabricate_chip(2, seed=11)
+    grid = np.linspace(4.5e-3, 10e-3, 551)
+    f_grid = operating_point(chip, np.stack([grid, grid], 1), FIELD).free_frequency
+    currents = np.array([np.interp(f, f_grid[:, k], grid) for k, f in enumerate((335e6, 341e6))])
+    g = np.linspace(320e6, 356e6, 19)
+    f_a, f_b = (x.ravel() for x in np.meshgrid(g, g, indexing="ij"))
+    drive = Drive(np.stack([f_a, f_b], 1), np.full((f_a.size, 2), StripLine().field(1e-4)))  # -10 dBm
+    kw = dict(drive=drive, circuit=circuit)
+    burn = simulate(chip, currents, FIELD, 0.5e-6, rng=1, f_ref=np.full(f_a.size, 338e6), **kw)
+    run = simulate(chip, currents, FIELD, 1.5e-6, rng=2, state=burn.state, f_ref=burn.f_ref, **kw)
+    f = run.mean_frequency()
+    return np.where(np.abs(f - f_a[:, None]) < 50e3, 1, np.where(np.abs(f - f_b[:, None]) < 50e3, 2, 0))
+
+
+def test_synchronization_regions_in_the_input_plane_change_shape_without_coupling():
+    coupled, uncoupled = _input_plane(SeriesCircuit()), _input_plane(SeriesCircuit(coupled=False))
+    together = {name: np.sum((s[:, 0] == s[:, 1]) & (s[:, 0] > 0)) for name, s in
+                (("coupled", coupled), ("uncoupled", uncoupled))}
+    split = {name: np.sum((s[:, 0] > 0) & (s[:, 1] > 0) & (s[:, 0] != s[:, 1])) for name, s in
+             (("coupled", coupled), ("uncoupled", uncoupled))}
+    # coupled, the pair follows an input as one: wider regions where both lock to it, and the two inputs
+    # can no longer pull the pair apart (one oscillator on each); uncoupled, each has its own band
+    assert together["coupled"] > 1.6 * together["uncoupled"]
+    assert split["uncoupled"] >= 8 and split["coupled"] <= split["uncoupled"] // 4
+    assert np.mean(np.any(coupled != uncoupled, axis=1)) > 0.1
 
 
 def test_thermal_noise_gives_the_predicted_finite_linewidth():

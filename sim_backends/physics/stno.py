@@ -33,17 +33,30 @@ Torrejon et al., Nature 547, 428 (2017) and Romera et al., Nature 563, 230 (2018
 Strip line and circuit (Romera 2018, Fig. 1): the in-plane rf field b cos(w_d t) of each generator acts on the
 core with the force gamma xi b / 2 (Thiele, xi = 2/3 the in-plane magnetization per unit core shift), of which
 the co-rotating half drives c: F = -i gamma xi / 4 sum_d b_d exp(-i w_d t). The oscillators are in series
-with the 50 ohm load: each emits v_k = I_k dR_k xi/2 Re(c_k) (dR = TMR R_P), the loop carries
-i_rf = sum_j v_j / R_loop, and its in-plane spin-transfer torque drives the others,
-F_k += exp(i beta) eta_k sum_{j != k} v_j / R_loop with eta_k = gamma a_J(1 A) p_par / 4
-(Lebrun et al., Nat. Commun. 8, 15825 (2017)).
+with the 50 ohm load: each emits v_k = I_k dR_k xi/2 Re(c_k) (dR = TMR R_P), and the loop carries the
+microwave current i_rf = -sum_j v_j / R_loop through every pillar, the emitter's own included. Its in-plane
+spin-transfer torque drives each oscillator with its real phase: F_k += exp(i beta) eta_k sum_j v_j / R_loop,
+eta_k = gamma a_J(1 A) p_par / 4 (Lebrun et al., Nat. Commun. 8, 15825 (2017); the emitter's own term is the
+self-injection of Tsunegi et al., Sci. Rep. 6, 26849 (2016), here without delay). Two oscillators of this
+form lock when their detuning is below 2 Omega sqrt(1 + nu^2) |cos(beta - arctan nu)| (Slavin & Tiberkevich
+sec. VIII), Omega = |coupling| dR I xi/2 sqrt(p0).
+
+Coupling loop (`FeedbackLoop`, optional): part of the chain's output is amplified and sent back into the strip
+line, so that every oscillator also feels the field of all the others' (and its own) amplified emission,
+b_loop = mu0 / (2 w Z0) sqrt(G) exp(i phi) v_out (peak field of the strip-line current sqrt(G) v_out / Z0);
+this is field feedback through a strip line on the pillar (Singh et al., Phys. Rev. Applied 10, 024001
+(2018)) with an amplifier whose gain G sets the coupling strength. phi is the loop's phase at the carrier; the
+loop is taken as short against the envelope's time scales (delay x band width << 1), so phi is the same
+across the band. Both couplings are linear in the emitted voltage: F_k += K_k sum_j g_j c_j, g_j = I dR xi/2.
+The emitter's own term shifts its frequency by -Im(K_k g_k) and its linear gain by Re(K_k g_k), which the
+free-running operating point below includes.
 
 Integration: exponential (Lawson midpoint) scheme in a frame rotating at f_ref, with p frozen over a step:
-c' = H (H c + dt F(t + dt/2) + dW), H = exp(lambda(p) dt / 2). The fast rotation and the linear damping are
-exact, so dt is set by the relaxation rates (a few ns), not by the few-hundred-MHz carrier. The noise
-increments are uniform with the Gaussian variance (weak order 1 is kept; Kloeden & Platen, Numerical
-Solution of SDEs, sec. 14.2), much cheaper to draw. Everything is vectorized over a batch of independent
-settings / noise realizations (axis 0) and the oscillators of a chip (axis 1).
+c' = H (H c + dt F(t + dt/2) + dW), H = exp(lambda(p) dt / 2). The fast rotation, the linear damping and the
+oscillator's own coupling term K_k g_k are exact, so dt is set by the relaxation rates (a few ns), not by the
+few-hundred-MHz carrier. The noise increments are uniform with the Gaussian variance (weak order 1 is kept;
+Kloeden & Platen, Numerical Solution of SDEs, sec. 14.2), much cheaper to draw. Everything is vectorized over a
+batch of independent settings / noise realizations (axis 0) and the oscillators of a chip (axis 1).
 """
 
 from __future__ import annotations
@@ -161,15 +174,42 @@ class StripLine:
 
 
 @dataclass(frozen=True)
+class FeedbackLoop:
+    """RF amplifier from the chain's output back into the strip line (the coupling path's gain element).
+
+    gain_db: net power gain from the output port to the strip line (amplifier gain less splitter and cable
+    losses); phase: the loop's phase (rad) at the carrier, set by its cable length or a phase shifter.
+    """
+
+    gain_db: float = 20.0
+    phase: float = 0.0
+    strip_line: StripLine = StripLine()
+
+    def field_per_volt(self) -> complex:
+        """Complex peak strip-line field (T) per volt of output envelope: mu0 sqrt(G) e^(i phi) / (2 w Z0)."""
+        line = self.strip_line
+        return complex(MU0 * 10 ** (self.gain_db / 20) * np.exp(1j * self.phase)
+                       / (2 * line.width * line.impedance))
+
+
+@dataclass(frozen=True)
 class SeriesCircuit:
-    """Oscillators in series with the analyzer's load; their microwave currents couple them."""
+    """Oscillators in series with the analyzer's load; their microwave currents couple them.
+
+    coupled=False: the oscillators feel neither each other's nor their own emission, through the pillars or the
+    loop (an idealization: the coupling switched off; the analyzer still sees the emission). It may be an array
+    (B, 1) to switch it per batch row.
+    loop: an amplified feedback from the output into the strip line, or None (no amplifier).
+    """
 
     load_resistance: float = 50.0
     series_resistance: float = 0.0  # other resistance in the loop (idle pillars, lines)
-    # beta: phase of the rf-current torque relative to c. With +pi/2 the synchronized pair oscillates
-    # in phase and its emitted power adds up, as measured on synchronization (Lebrun 2017, Romera 2018)
+    # beta: phase of the rf-current torque relative to c (the -1 of i_rf included). With +pi/2 the synchronized
+    # pair oscillates in phase and its emitted power adds up, as measured on synchronization (Lebrun 2017,
+    # Romera 2018); it is near arctan(nu), where the locking range is largest
     coupling_phase: float = np.pi / 2
     coupled: bool = True
+    loop: FeedbackLoop | None = None
 
 
 @dataclass(frozen=True)
@@ -202,23 +242,29 @@ class OperatingPoint:
     thermal_power: np.ndarray  # kT / E0
     emission_gain: np.ndarray  # V per unit c: I dR xi / 2
     drive_coupling: np.ndarray  # complex, 1/(s T)
-    current_coupling: np.ndarray  # complex, 1/(s V): exp(i beta) eta / R_loop
+    coupling: np.ndarray  # complex, 1/(s V): K_k, force on c_k per volt of sum_j g_j c_j (series + loop)
     divider: np.ndarray  # (B, 1): R_load / R_loop, the load's share of the emitted voltage
 
     @property
+    def self_coupling(self):
+        """K_k g_k (1/s): the oscillator's own emission acting back on it."""
+        return self.coupling * self.emission_gain
+
+    @property
     def zeta(self):
-        return self.sigma_i / self.gamma_g
+        """Supercriticality: spin-transfer gain (with the self term) over damping."""
+        return (self.sigma_i + self.self_coupling.real) / self.gamma_g
 
     @property
     def p0(self):
-        """Free-running stationary power (0 below threshold)."""
-        z = self.zeta
-        return np.clip((z - 1.0) / (z + self.damping_nonlinearity), 0.0, None)
+        """Free-running stationary power (0 below threshold): G+(p0) = G-(p0) + Re(K g)."""
+        gain = self.sigma_i + self.self_coupling.real - self.gamma_g
+        return np.clip(gain / (self.sigma_i + self.damping_nonlinearity * self.gamma_g), 0.0, None)
 
     @property
     def free_frequency(self):
-        """Free-running frequency w(p0) / 2 pi, Hz."""
-        return (self.omega0 + self.nonlinear_shift * self.p0) / (2 * np.pi)
+        """Free-running frequency (w0 - Im(K g) + N p0) / 2 pi, Hz, of an oscillator alone in the circuit."""
+        return (self.omega0 - self.self_coupling.imag + self.nonlinear_shift * self.p0) / (2 * np.pi)
 
     @property
     def noise_intensity(self):
@@ -245,7 +291,7 @@ class OperatingPoint:
         """Fastest rate of the dynamics (1/s): amplitude relaxation, damping, coupling."""
         g_p = 2 * self.p0 * (self.damping_nonlinearity * self.gamma_g + self.sigma_i)
         rates = np.maximum(np.maximum(g_p, np.abs(self.sigma_i - self.gamma_g)), self.gamma_g)
-        coupling = np.abs(self.current_coupling) * np.sum(self.emission_gain, axis=-1, keepdims=True)
+        coupling = np.abs(self.coupling) * np.sum(self.emission_gain, axis=-1, keepdims=True)
         return float(np.max(rates + coupling))
 
 
@@ -279,8 +325,11 @@ def operating_point(devices: VortexMTJ, current, field, circuit: SeriesCircuit =
     r_loop = (np.sum(np.broadcast_to(devices.mean_resistance(), current.shape), axis=-1, keepdims=True)
               + circuit.load_resistance + circuit.series_resistance)
     drive = -0.25j * GAMMA * devices.core_magnetization * np.ones_like(current)
-    eta = 0.5 * torque * np.sqrt(1 - p_z**2) * circuit.coupled
+    eta = 0.5 * torque * np.sqrt(1 - p_z**2)
     coupling = np.exp(1j * circuit.coupling_phase) * eta / r_loop
+    if circuit.loop is not None:
+        coupling = coupling + drive * circuit.loop.field_per_volt() * circuit.load_resistance / r_loop
+    coupling = coupling * np.asarray(circuit.coupled)
     b_k = current.shape
     return OperatingPoint(omega0, np.broadcast_to(n_shift, b_k), np.broadcast_to(gamma_g, b_k),
                           np.broadcast_to(np.asarray(devices.damping_nonlinearity, float), b_k),
@@ -333,7 +382,9 @@ class Trajectory:
 
 def stable_step(op: OperatingPoint, max_step: float = 4e-9) -> float:
     """Largest step (s) keeping every relaxation/coupling rate x dt <= 0.2 (p frozen over a step;
-    the stationary orbit and its frequency are exact at any step)."""
+    the stationary orbit, its frequency and the self-coupling are exact at any step). Forcing that rotates
+    against the receiving oscillator (off-resonant tones, detuned neighbours) is taken at mid-step, so the
+    pulling it causes is first order in (detuning x dt): keep the step short."""
     return min(max_step, 0.2 / op.relaxation_rate())
 
 
@@ -372,11 +423,12 @@ def simulate(devices: VortexMTJ, current, field, duration: float, *, rng, dt: fl
 
     # lambda(p) dt/2 = alpha - beta p
     half = 0.5 * dt
-    alpha = ((op.sigma_i - op.gamma_g) - 1j * (op.omega0 - w_ref)) * half
+    # the oscillator's own emission acting back on it is linear in c: exact, with the rotation and damping
+    alpha = ((op.sigma_i - op.gamma_g) - 1j * (op.omega0 - w_ref) + op.self_coupling) * half
     beta = (op.sigma_i + op.gamma_g * op.damping_nonlinearity + 1j * op.nonlinear_shift) * half
     noise_scale = np.sqrt(12.0 * op.noise_intensity * dt)
     gain = op.emission_gain.astype(cdt)
-    kappa = (op.current_coupling * dt).astype(cdt)
+    kappa = (op.coupling * dt).astype(cdt)
     coupled = k > 1 and bool(np.any(kappa != 0))
     if drive is not None:
         w_d = 2 * np.pi * np.broadcast_to(drive.frequency, (b, drive.frequency.shape[-1]))
@@ -430,7 +482,7 @@ def simulate(devices: VortexMTJ, current, field, duration: float, *, rng, dt: fl
                 np.exp(h, out=h)
             np.multiply(h, c, out=u)  # amplitudes at mid-step
             f = force[n]
-            if coupled:
+            if coupled:  # every pillar feels the others' emission (its own is in h)
                 np.multiply(gain, u, out=gu)
                 total = gu.sum(axis=1, keepdims=True)
                 np.subtract(total, gu, out=gu)
