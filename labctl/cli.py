@@ -131,7 +131,7 @@ def cmd_run(args) -> int:
     out = Path(args.out) if args.out else _default_out(cls.NAME or cls.__name__)
     entry = "entry" if args.entry is None else args.entry
     try:
-        station = Station.load(station_ref, visa_library=args.visa_library,
+        station = Station.load(station_ref, visa_library=args.visa_library, allow_import=args.allow_import,
                                library_options={"seed": args.bench_seed} if args.bench_seed is not None else None)
         runner = Runner(protocol, station, out, entry=entry)
         if args.dry_run:
@@ -413,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="VISA library for every role, replacing the station's (e.g. @py for the real lab)")
     s.add_argument("--bench-seed", type=int, metavar="N",
                    help="simulated stations: build the bench from seed N (another die or chip of the same design)")
+    s.add_argument("--allow-import", action="append", default=[], metavar="PKG",
+                   help="a package the station's drivers may come from besides pymeasure and labctl "
+                        "(repeatable): a station file names drivers, only you name where code may come from")
     s.add_argument("--list-params", action="store_true",
                    help="print the protocol's parameters and exit")
     s.add_argument("--dry-run", action="store_true",

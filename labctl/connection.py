@@ -19,7 +19,10 @@ from labctl.limits import guard
 from labctl.link import make_resilient
 from labctl.station import Station
 
-__all__ = ["ConnectedStation", "connect"]
+__all__ = ["DRIVER_PACKAGES", "ConnectedStation", "connect", "driver_class"]
+
+#: Where station drivers may come from without the user naming more (``--allow-import``).
+DRIVER_PACKAGES = ("pymeasure", "labctl")
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +101,15 @@ def connect(station: Station, roles: Iterable[str] | None = None) -> ConnectedSt
     """Open the drivers of ``roles`` (default: all) of ``station``, guarded by their limits."""
     wanted = list(station.roles) if roles is None else list(roles)
     station.check_roles(wanted)
+    allowed = (*DRIVER_PACKAGES, *station.allow_import)
+    classes = {role: driver_class(station.roles[role].driver, f"station {station.name!r} role {role!r}", allowed)
+               for role in wanted}  # every driver checked before any instrument is opened
     connected = ConnectedStation(station)
     try:
         for role in wanted:
             spec = station.roles[role]
             where = f"station {station.name!r} role {role!r}"
-            cls = _import_class(spec.driver, where)
+            cls = classes[role]
             kwargs = dict(spec.kwargs)
             if spec.visa_library:
                 kwargs["visa_library"] = spec.visa_library
@@ -130,14 +136,26 @@ def connect(station: Station, roles: Iterable[str] | None = None) -> ConnectedSt
     return connected
 
 
-def _import_class(path: str, where: str):
+def driver_class(path: str, where: str, allowed: Iterable[str] = DRIVER_PACKAGES) -> type:
+    """The driver class a station names: a pymeasure ``Instrument`` subclass from one of the
+    ``allowed`` packages. A station file is data that may come from elsewhere: a module outside
+    them is never imported (importing runs its code), nor is anything but a driver class called."""
     module, sep, name = path.partition(":")
     if not sep:
         module, _, name = path.rpartition(".")
+    package = module.split(".")[0]
+    if package not in allowed:
+        raise StationError(f"{where}: driver {path!r} is not from an allowed package ({', '.join(allowed)}); "
+                           f"if you trust it: labctl run --allow-import {package or path}")
     try:
-        return getattr(importlib.import_module(module), name)
+        cls = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, ValueError) as exc:
         raise StationError(f"{where}: cannot import driver {path!r} ({exc})") from None
+    from pymeasure.instruments import Instrument
+
+    if not (isinstance(cls, type) and issubclass(cls, Instrument)):
+        raise StationError(f"{where}: driver {path!r} is not a pymeasure Instrument class")
+    return cls
 
 
 def _ping(inst: Any, resource: str, where: str) -> None:
@@ -157,7 +175,7 @@ def _ping(inst: Any, resource: str, where: str) -> None:
 
 def _first_line(exc: Exception) -> str:
     lines = [ln for ln in str(exc).splitlines() if ln.strip()]
-    return lines[0][:200] if lines else ""
+    return lines[0][:400] if lines else ""
 
 
 def _with_units(value: Any, units: str | None) -> Any:

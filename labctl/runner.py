@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -385,6 +385,7 @@ def run_protocol(
     station: str | Path | None = None,
     entry: str = "entry",
     progress: bool | None = None,
+    allow_import: Sequence[str] = (),
     **values,
 ) -> RunResult:
     """Run protocol ``name`` into ``out``, as ``labctl run`` does, from a script or a test.
@@ -392,13 +393,14 @@ def run_protocol(
     ``station`` defaults to the protocol's own; ``values`` set parameters (values or strings with
     units, validated as on the command line) and beat the station's setup. A progress bar shows on a
     terminal or in Jupyter (``progress=False``: never; ``True``: always). Ctrl-C aborts cleanly.
+    ``allow_import``: packages the station's drivers may come from besides pymeasure and labctl.
     """
     from labctl.progress import RunProgress
 
     cls = get_protocol(name)
     protocol = cls()
     protocol.set_values(values)
-    runner = Runner(protocol, Station.load(station or cls.STATION), out, entry=entry)
+    runner = Runner(protocol, Station.load(station or cls.STATION, allow_import=allow_import), out, entry=entry)
     runner.prepare()
     with RunProgress(cls.NAME or cls.__name__, enabled=progress,
                      points=lambda: runner.writer.n_points if runner.writer else 0) as bar:

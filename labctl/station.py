@@ -145,6 +145,9 @@ class Station:
     roles: dict[str, RoleSpec] = field(default_factory=dict)
     setup: dict[str, Any] = field(default_factory=dict)
     clock: str = ""  # address of a served bench's control port whose clock the run follows
+    #: Packages a driver may come from besides pymeasure and labctl (named by the user, never by
+    #: the file: ``labctl run --allow-import mylab``); see :mod:`labctl.connection`.
+    allow_import: tuple[str, ...] = ()
 
     @classmethod
     def load(
@@ -153,9 +156,11 @@ class Station:
         *,
         visa_library: str | None = None,
         library_options: Mapping[str, Any] | None = None,
+        allow_import: Iterable[str] = (),
     ) -> Station:
         """Read a station file; ``visa_library`` replaces every role's library (the real lab's
-        ``"@py"``, say), ``library_options`` are appended to each library's file (see module doc)."""
+        ``"@py"``, say), ``library_options`` are appended to each library's file (see module doc),
+        ``allow_import`` names packages besides pymeasure and labctl that drivers may come from."""
         path = resolve_station(name_or_path)
         where = str(path)
         try:
@@ -211,6 +216,7 @@ class Station:
             roles=roles,
             setup={str(k): v for k, v in setup.items()},
             clock=str(doc.get("clock") or ""),
+            allow_import=tuple(str(p) for p in allow_import),
         )
 
     def check_roles(self, needed: Iterable[str]) -> None:
