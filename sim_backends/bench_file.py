@@ -21,12 +21,28 @@ from labctl.sim_backends.bench import CLOCK_MODES, Bench
 SHIPPED = "labctl.sim_backends.benches"
 
 
-def import_object(path: str) -> Any:
-    """``"package.module:Name"`` -> the object."""
+def import_object(path: str, base: type | None = None, what: str = "") -> Any:
+    """``"package.module:Name"`` -> the object; with ``base``, a subclass of it or ValueError.
+
+    A bench file is data that may come from elsewhere: nothing it names is called unless it is an
+    emulator (or bench) class. A missing module is a ValueError naming it (an ImportError would
+    read, through pymeasure, as "PyVISA is not present").
+    """
     module, _, name = path.partition(":")
+    what = what or "model"
     if not name:
-        raise ValueError(f"expected 'module:Name', got {path!r}")
-    return getattr(importlib.import_module(module), name)
+        raise ValueError(f"{what}: expected 'module:Name', got {path!r}")
+    try:
+        obj = getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"{what} {path!r}: no module {exc.name!r}") from None
+    except ImportError as exc:
+        raise ValueError(f"{what} {path!r}: cannot import {module!r} ({exc})") from None
+    except AttributeError:
+        raise ValueError(f"{what} {path!r}: module {module!r} has no {name!r}") from None
+    if base is not None and not (isinstance(obj, type) and issubclass(obj, base)):
+        raise ValueError(f"{what} {path!r} is not a {base.__name__} class")
+    return obj
 
 
 def resolve(path: str | Path) -> Path:
@@ -62,8 +78,15 @@ class DeviceSpec:
         return fields[2].strip() if len(fields) >= 4 and fields[2].strip() else None
 
     def build_emulator(self, bench: Bench, name: str):
+        from labctl.sim_backends.scpi import ScpiEmulator
+
+        where = f"device {self.name!r} x-model"
+        cls = import_object(self.model, ScpiEmulator, where)
         options = {k: v for k, v in self.options.items() if k != "serial"}
-        emulator = import_object(self.model)(bench, name=name, **options)
+        try:
+            emulator = cls(bench, name=name, **options)
+        except TypeError as exc:  # unknown x-options
+            raise ValueError(f"{where}: {exc}") from None
         if self.serial is not None:
             emulator.serial = self.serial
         return emulator
@@ -149,7 +172,7 @@ class BenchFile:
 
     def build_bench(self) -> Bench:
         try:
-            bench = import_object(self.model)(seed=self.seed, **self.params)
+            bench = import_object(self.model, Bench, "x-bench model")(seed=self.seed, **self.params)
         except (TypeError, ValueError) as exc:  # unknown or bad x-bench.params: say which file
             raise ValueError(f"{self.path}: x-bench: {exc}") from None
         if self.clock == "wall":

@@ -89,6 +89,14 @@ class EmulatedDevice:
             self.output.append(bytearray(response + self.response_eom))
 
 
+def _parser_words(exc: Exception) -> str:
+    """pyvisa-sim's message without the traceback it pastes in (as text, or repr'd in a KeyError)."""
+    text = str(exc.args[0]) if exc.args else str(exc)
+    for cut in ("\n", "\\n", "Traceback"):
+        text = text.split(cut, 1)[0]
+    return text.strip(" '\"") or type(exc).__name__
+
+
 class LabSimVisaLibrary(compat.SimVisaLibrary):
     """pyvisa-sim's library with emulators, chunked reads and one bench per bench spec."""
 
@@ -118,7 +126,10 @@ class LabSimVisaLibrary(compat.SimVisaLibrary):
         else:
             path, _, query = str(self.library_path).partition("?")
             self.bench_file = BenchFile.load(path).with_overrides(parse_qsl(query, keep_blank_values=True))
-            self.devices = compat.parse_devices(str(self.bench_file.path))
+            try:
+                self.devices = compat.parse_devices(str(self.bench_file.path))
+            except Exception as exc:  # pyvisa-sim embeds its own traceback in the message: keep the words
+                raise ValueError(f"{self.bench_file.path}: {_parser_words(exc)}") from None
         self._emulated: dict[str, EmulatedDevice] = {}
         self.reset()
         LabSimVisaLibrary._live.add(self)
@@ -144,7 +155,11 @@ class LabSimVisaLibrary(compat.SimVisaLibrary):
             spec = self.bench_file.device_for(stock.name)
             if spec is None or spec.model is None:
                 continue
-            emulator = spec.build_emulator(self.bench, stock.name)
+            try:
+                emulator = spec.build_emulator(self.bench, stock.name)
+            except ValueError as exc:  # which file, in the error it is (a WiringError stays one)
+                exc.args = (f"{self.bench_file.path}: {exc}", *exc.args[1:])
+                raise
             if resource in self._emulated:
                 self._emulated[resource].power_on(emulator)
             else:
