@@ -63,6 +63,23 @@ class DieController(SCPIMixin, Instrument):
     REPEATABLE_COMMANDS = (":ARR:FORM", ":ENER:CLE")
     #: Queries that act: a program-and-verify answers its pulse count.
     NON_REPEATABLE_QUERIES = (":CELL:PROG",)
+    #: Units of the controls, for station limits given in other units (see labctl.driver_facts).
+    UNITS = {
+        **dict.fromkeys(("form_amplitude", "form_start", "form_stop", "form_step", "form_gate",
+                         "set_amplitude", "set_gate", "reset_amplitude", "reset_gate"), "V"),
+        **dict.fromkeys(("form_width", "set_width", "reset_width"), "s"),
+        **dict.fromkeys(("form_compliance", "set_compliance"), "A"),
+        **dict.fromkeys(("form_resistance", "verify_lrs", "verify_hrs", "sense_reference",
+                         "sense_reference_columns", "cell_resistance"), "ohm"),
+    }
+    #: Controls that set one quantity: a station limiting one must limit all. The word line sets
+    #: the compliance current through the access transistor, whichever of the two is written.
+    LIMIT_GROUPS = {
+        "SET compliance current (word-line voltage)": ("set_compliance", "set_gate"),
+        "forming compliance current (word-line voltage)": ("form_compliance", "form_gate"),
+        "forming amplitude": ("form_amplitude", "form_start", "form_stop"),
+        "1T1R reference resistance": ("sense_reference", "sense_reference_columns"),
+    }
 
     def __init__(self, adapter, name="RRAM die controller", **kwargs):
         kwargs.setdefault("read_termination", "\n")

@@ -4,6 +4,12 @@ A limit names a property (``source_voltage``), a channel's property (``ch_1.volt
 argument (``apply_voltage.compliance_current``). :func:`guard` gives each driver instance a subclass
 whose limited property setters (and every method with an argument of a limited name) check the value
 first, so a refused request sends nothing to the instrument. Protocols never see limits.
+
+A limit's ``units`` are converted to the control's own (pint, :mod:`labctl.units`; the control's
+units come from :mod:`labctl.driver_facts`), and a station whose limit units cannot be, or whose
+control's units nobody declared, is refused. A limit on one control of a group that sets the same
+quantity (a SET compliance in A and the word-line voltage that sets it) must come with limits on
+all of them: :func:`guard` refuses to leave a door open.
 """
 
 from __future__ import annotations
@@ -12,10 +18,14 @@ import functools
 import inspect
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
+from labctl.driver_facts import control_units, limit_groups
 from labctl.errors import LimitError, StationError
+from labctl.units import UnitsError, convert, convert_step
 
 __all__ = ["Limit", "LimitError", "guard"]
 
@@ -33,6 +43,7 @@ class Limit:
     max: float | None = None
     step: float | None = None
     units: str = ""
+    declared: str = ""  # the station's words, when the bounds were converted to the control's units
 
     @classmethod
     def parse(cls, name: str, spec: Any, where: str) -> Limit:
@@ -54,7 +65,20 @@ class Limit:
             raise StationError(f"{where}: limit {name!r} declares no bound")
         return cls(name, units=str(spec.get("units", "")), **nums)
 
+    def expressed_in(self, units: str) -> Limit:
+        """The same limit with its bounds in ``units`` (UnitsError when they cannot be)."""
+        if not self.units or self.units.strip() == units.strip():
+            return self
+        bounds = {k: convert(getattr(self, k), self.units, units)
+                  for k in ("abs", "min", "max") if getattr(self, k) is not None}
+        if self.step is not None:
+            bounds["step"] = convert_step(self.step, self.units, units)
+        return replace(self, units=units, declared=self.describe(), **bounds)
+
     def describe(self) -> str:
+        return self._bounds() + (f" (the station's {self.declared})" if self.declared else "")
+
+    def _bounds(self) -> str:
         u = f" {self.units}" if self.units else ""
         parts = []
         if self.abs is not None:
@@ -68,19 +92,20 @@ class Limit:
         return ", ".join(parts)
 
     def check(self, value: Any, where: str, previous: Any = None) -> None:
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
+        """Refuse ``value`` (a number, or every number of an array: one reference per column)."""
+        v = _numbers(value)
+        if v is None:
             return  # non-numeric settings (modes, names) are not what limits are about
-        bad = (
-            (self.abs is not None and not abs(v) <= self.abs)
-            or (self.min is not None and not v >= self.min)
-            or (self.max is not None and not v <= self.max)
+        bad = bool(
+            (self.abs is not None and not np.all(np.abs(v) <= self.abs))
+            or (self.min is not None and not np.all(v >= self.min))
+            or (self.max is not None and not np.all(v <= self.max))
         )
-        if not bad and self.step is not None and previous is not None:
+        p = _numbers(previous) if self.step is not None and previous is not None else None
+        if not bad and p is not None:
             try:
-                bad = not abs(v - float(previous)) <= self.step
-            except (TypeError, ValueError):
+                bad = not np.all(np.abs(v - p) <= self.step)
+            except ValueError:  # shapes that do not match: no step to measure
                 pass
         if bad:
             message = f"{where} refused: station limit {self.describe()}"
@@ -93,6 +118,15 @@ class Limit:
             for k in ("abs", "min", "max", "step")
             if getattr(self, k) is not None
         }
+
+
+def _numbers(value: Any) -> np.ndarray | None:
+    if isinstance(value, (str, bytes)):
+        return None
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None
 
 
 def _show(value: Any) -> str:
@@ -144,11 +178,18 @@ def guard(instrument: Any, limits: Iterable[Limit], label: str = "") -> Any:
     (``ch_1.voltage``), or a method argument (``apply_voltage.compliance_current``). A property
     limit also covers every method argument of the same name. The instance's class is swapped for
     a subclass of the same name, so the driver's own methods (ramps) are checked as well.
+
+    StationError, before anything is guarded: a limit whose units are not the control's and cannot
+    be converted to them (or on a control of undeclared units), or a limit on one control of a
+    group that sets the same quantity while another is left free (:mod:`labctl.driver_facts`).
     """
+    limits = list(limits)
+    _check_groups(type(instrument), limits, label)
     by_owner: dict[str, list[tuple[str, Limit]]] = {}
     for limit in limits:
         owner, _, attr = limit.name.rpartition(".")
         by_owner.setdefault(owner, []).append((attr, limit))
+    plan = []
     for owner_path, items in by_owner.items():
         obj = instrument
         for part in owner_path.split(".") if owner_path else ():
@@ -159,11 +200,54 @@ def guard(instrument: Any, limits: Iterable[Limit], label: str = "") -> Any:
             obj = getattr(obj, part, None)
             if obj is None:
                 raise StationError(f"{label}: no attribute {part!r} (limit {items[0][1].name!r})")
-        if obj is None:  # method-argument limits: "method.arg"
+        if obj is None:  # method-argument limits: "method.arg", in the units of that argument
+            items = [(arg, _in_control_units(lim, type(instrument), f"{owner_path}.{arg}", label))
+                     for arg, lim in items]
+        else:
+            items = [(attr, _in_control_units(lim, type(obj), attr, label)) for attr, lim in items]
+        plan.append((owner_path, obj, items))
+    for owner_path, obj, items in plan:
+        if obj is None:
             _guard_method_args(instrument, owner_path, items, label)
         else:
             _guard_object(obj, items, f"{label}.{owner_path}" if owner_path else label)
     return instrument
+
+
+def _in_control_units(limit: Limit, cls: type, name: str, label: str) -> Limit:
+    """``limit`` with its bounds in the units of control ``name`` of ``cls`` (a bound without units
+    is taken to be in them already)."""
+    if not limit.units:
+        return limit
+    units = control_units(cls, name)
+    if units is None:
+        raise StationError(
+            f"{label}: limit {limit.name!r} is given in {limit.units}, but nobody declared the units of "
+            f"{cls.__name__}.{name} (labctl.driver_facts): give the bound without 'units:', in the "
+            "control's own units, or declare them")
+    try:
+        return limit.expressed_in(units)
+    except UnitsError as exc:
+        raise StationError(f"{label}: limit {limit.name!r}: {exc} ({cls.__name__}.{name} is set in "
+                           f"{units})") from None
+
+
+def _check_groups(cls: type, limits: list[Limit], label: str) -> None:
+    """Refuse a limit that guards one control of a quantity while another control of it is free."""
+    names = {lim.name for lim in limits}
+    properties = {n for n in names if "." not in n}
+
+    def covered(control: str) -> bool:  # a property limit also covers method arguments of its name
+        return control in names or ("." in control and control.rpartition(".")[2] in properties)
+
+    for quantity, controls in limit_groups(cls).items():
+        free = [c for c in controls if not covered(c)]
+        if free and len(free) < len(controls):
+            held = [c for c in controls if covered(c)]
+            raise StationError(
+                f"{label}: the limit on {', '.join(held)} leaves {', '.join(free)} unguarded, which "
+                f"{'sets' if len(free) == 1 else 'set'} the same {quantity} ({cls.__name__}): "
+                f"limit {'it' if len(free) == 1 else 'them'} too")
 
 
 def _guard_method_args(inst, method_name: str, items, label: str) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from labctl.errors import LimitError
+from labctl.units import UnitsError
 
 __all__ = ["Check", "Planned", "check_plan", "plan_table", "refuse"]
 
@@ -84,6 +85,13 @@ def check_plan(plan: Mapping[str, Planned], station: Any) -> list[Check]:
         role, _, attr = setting.partition(".")
         spec = station.roles.get(role)
         lim = _covering(spec.limits, attr) if spec is not None else None
+        if lim is not None and planned.units and lim.units:
+            try:  # held in the plan's units (a limit in mA on a current planned in A)
+                lim = lim.expressed_in(planned.units)
+            except UnitsError as exc:
+                checks.append(Check(setting, planned, lim, [f"in {planned.units}, which the limit's "
+                                                           f"{lim.units} cannot be compared with ({exc})"]))
+                continue
         check = Check(setting, planned, lim)
         if lim is not None and len(planned.values):
             u = planned.units or lim.units
