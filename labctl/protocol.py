@@ -31,6 +31,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import math
 import pkgutil
 import sys
 import time
@@ -53,7 +54,7 @@ from labctl.plan import Planned
 from labctl.schema import Array, Axis, Column, Plot, Sweep, Table
 
 __all__ = [
-    "Array", "Axis", "BooleanParameter", "Column", "FloatParameter", "IntegerParameter",
+    "Array", "Axis", "BooleanParameter", "Column", "FloatListParameter", "FloatParameter", "IntegerParameter",
     "ListParameter", "Parameter", "ParameterError", "Planned", "Plot", "Protocol", "Role", "RunAborted",
     "Sweep", "Table", "discover", "get_protocol", "protocols", "registered_protocol",
 ]
@@ -270,10 +271,14 @@ class Protocol(Procedure):
                     + f"; parameters: {', '.join(specs) or 'none'}"
                 )
             spec = self._parameters[name]
+            before = spec._value
             try:
                 spec.value = value
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, OverflowError) as exc:
                 raise ParameterError(f"parameter {name}={value!r}: {_describe(spec, exc)}") from None
+            if isinstance(spec.value, (float, np.floating)) and not math.isfinite(spec.value):
+                spec._value = before  # nothing of the refused value stays behind
+                raise ParameterError(f"parameter {name}={value!r}: {_describe(spec, None)} (a finite one)")
             setattr(self, name, spec.value)
             self._sources[name] = source
 
@@ -462,17 +467,53 @@ def _shielded(shutdown):
     return wrapper
 
 
-def _describe(spec: Parameter, exc: Exception) -> str:
+def _describe(spec: Parameter, exc: Exception | None) -> str:
     lo, hi = getattr(spec, "minimum", None), getattr(spec, "maximum", None)
     units = getattr(spec, "units", None) or ""
     if isinstance(spec, ListParameter):
         return f"must be one of {list(spec.choices)}"
+    if isinstance(spec, FloatListParameter):
+        kind = "whole numbers" if spec.integer else "numbers"
+        return (f"must be comma-separated {kind} in [{fmt_number(lo)}, {fmt_number(hi)}] {units}".rstrip()
+                + (f" ({exc})" if exc is not None and str(exc) else ""))
     if lo is not None and hi is not None:
         kind = "an integer" if isinstance(spec, IntegerParameter) else "a number"
         return f"must be {kind} in [{fmt_number(lo)}, {fmt_number(hi)}] {units}".rstrip()
     if isinstance(spec, BooleanParameter):
         return "must be true or false"
     return str(exc)
+
+
+class FloatListParameter(Parameter):
+    """Comma-separated numbers (``"20e-6, 50e-6"``, or a list), each finite, in [``minimum``,
+    ``maximum``] and, with ``integer``, whole: refused when set, like any other parameter, so that a
+    bad list stops the run before anything is connected or written. The value stays text (how the
+    run file and pymeasure record it), written the same way whatever the input."""
+
+    def __init__(self, name, units=None, minimum=-1e9, maximum=1e9, integer=False, allow_empty=False,
+                 **kwargs):
+        self.units, self.minimum, self.maximum = units, minimum, maximum
+        self.integer, self.allow_empty = integer, allow_empty
+        super().__init__(name, **kwargs)
+
+    def convert(self, value):
+        if isinstance(value, (list, tuple, np.ndarray)):
+            items = [str(v) for v in np.ravel(value)]
+        else:
+            items = str(value).replace(";", ",").split(",")
+        numbers = []
+        for item in (i.strip() for i in items):
+            if not item:
+                continue
+            x = float(item)  # ValueError: not a number
+            if not (math.isfinite(x) and self.minimum <= x <= self.maximum):
+                raise ValueError(f"{item} is outside")
+            if self.integer and not x.is_integer():
+                raise ValueError(f"{item} is not whole")
+            numbers.append(x)
+        if not numbers and not self.allow_empty:
+            raise ValueError("at least one value needed")
+        return ", ".join(str(int(x)) if self.integer else repr(x) for x in numbers)
 
 
 def fmt_number(x: float) -> str:

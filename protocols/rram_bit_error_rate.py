@@ -36,6 +36,7 @@ from labctl.protocol import (
     Array,
     BooleanParameter,
     Column,
+    FloatListParameter,
     IntegerParameter,
     Parameter,
     ParameterError,
@@ -82,10 +83,11 @@ class BitErrorRate(FixedReference, FormsFirst, VerifyParameters, RRAMDieProtocol
                   interpretation="spectrum", title="Median HRS, LRS and 1T1R reference resistance"))
     DEFAULT = "ber"
 
-    compliances = Parameter("SET compliance currents (A, comma-separated)",
-                            default="5e-6, 8e-6, 10e-6, 15e-6, 20e-6, 30e-6, 50e-6, 100e-6")
-    cycle_points = Parameter("Cumulative endurance cycles before each BER set (comma-separated)",
-                             default="0")
+    compliances = FloatListParameter("SET compliance currents (comma-separated)", units="A",
+                                     minimum=5e-6, maximum=500e-6,
+                                     default="5e-6, 8e-6, 10e-6, 15e-6, 20e-6, 30e-6, 50e-6, 100e-6")
+    cycle_points = FloatListParameter("Cumulative endurance cycles before each BER set (comma-separated)",
+                                      minimum=0, maximum=1e10, integer=True, default="0")
     repeats = IntegerParameter("Random patterns per condition (1024 bits each)", default=40,
                                minimum=1, maximum=100_000)
     seed = IntegerParameter("Seed of the random patterns", default=0, minimum=0,

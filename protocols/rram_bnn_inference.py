@@ -40,8 +40,8 @@ from labctl.protocol import (
     Array,
     Axis,
     Column,
+    FloatListParameter,
     IntegerParameter,
-    Parameter,
     ParameterError,
     Plot,
     Sweep,
@@ -110,10 +110,12 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
                   title="Test accuracy, mean over programmings, vs programming condition"))
     DEFAULT = "accuracy"
 
-    compliances = Parameter("SET compliance currents for the weights (A, comma-separated)",
-                            default="5e-6, 8e-6, 10e-6, 15e-6, 20e-6, 100e-6")
-    set_voltages = Parameter("SET amplitudes for the weights (V, comma-separated; empty = "
-                             "set_voltage)", default="")
+    compliances = FloatListParameter("SET compliance currents for the weights (comma-separated)",
+                                     units="A", minimum=5e-6, maximum=500e-6,
+                                     default="5e-6, 8e-6, 10e-6, 15e-6, 20e-6, 100e-6")
+    set_voltages = FloatListParameter("SET amplitudes for the weights (comma-separated; empty = "
+                                      "set_voltage)", units="V", minimum=0, maximum=5, allow_empty=True,
+                                      default="")
     seed = IntegerParameter("Seed of the training (initial weights, batches)", default=0,
                             minimum=0, maximum=2**31 - 1)
     data_seed = IntegerParameter("Seed of the train/test split of the digits", default=0,
@@ -125,8 +127,9 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
                                default=5, minimum=1, maximum=1000)
     weight_reads = IntegerParameter("PCSA reads of the weights after each programming",
                                     default=10, minimum=1, maximum=1000)
-    training_ber = Parameter("Networks to compare, by the weight bit-error rate of their training "
-                             "(0 = standard, p > 0 = error-aware; comma-separated)", default="0")
+    training_ber = FloatListParameter("Networks to compare, by the weight bit-error rate of their "
+                                      "training (0 = standard, p > 0 = error-aware; comma-separated)",
+                                      minimum=0, maximum=0.499, default="0")
 
     def conditions(self) -> tuple[list[float], list[float], list[float]]:
         """(SET amplitudes, compliance currents, training bit-error rates) from the parameters."""
