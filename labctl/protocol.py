@@ -50,6 +50,7 @@ from pymeasure.experiment import (
     Procedure,
 )
 
+from labctl.headline import Headline
 from labctl.plan import Planned
 from labctl.schema import Array, Axis, Column, Plot, Sweep, Table
 
@@ -165,7 +166,8 @@ class Protocol(Procedure):
     viewer opens the file on: the experiment's headline plot), roles as :class:`Role` attributes,
     parameters as pymeasure ``Parameter`` attributes. Methods to write: :meth:`scan` (the sweeps the
     points fill), ``startup`` (configure), ``execute`` (measure), ``shutdown`` (leave the lab safe;
-    always runs), optionally :meth:`figure`.
+    always runs), optionally :meth:`figure`, and ``HEADLINES`` with :meth:`headline` (the scalars a
+    campaign tabulates and summarizes over chips, :mod:`labctl.headline`).
     """
 
     NAME: ClassVar[str] = ""
@@ -175,6 +177,7 @@ class Protocol(Procedure):
     TABLES: ClassVar[Sequence[Table]] = ()
     PLOTS: ClassVar[Sequence[Plot]] = ()
     DEFAULT: ClassVar[str] = ""
+    HEADLINES: ClassVar[Sequence[Headline]] = ()
     DATA_COLUMNS: ClassVar[list[str]] = []
     #: What the protocol will set, checked against the station's limits before the run starts:
     #: ``"role.property"`` (or ``"role.method.argument"``) -> the parameter(s) whose values it takes,
@@ -429,6 +432,12 @@ class Protocol(Procedure):
         ``None`` (the default) plots every NXdata group generically.
         """
         return None
+
+    @classmethod
+    def headline(cls, run) -> Mapping[str, Any]:
+        """The ``HEADLINES`` of a completed run, computed from its file (``run``: a
+        :class:`labctl.results.Run`): floats, and :class:`labctl.headline.Rate` for rates. None declared: ``{}``."""
+        return {}
 
 
 def _flat(values: Sequence[Any]) -> list[float]:
