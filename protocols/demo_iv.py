@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labctl.headline import Headline, Rate
 from labctl.protocol import Column, FloatParameter, IntegerParameter, Protocol, Role, Sweep
 
 
@@ -20,6 +21,10 @@ class DemoIV(Protocol):
     COLUMNS = (
         Column("voltage", "V", "Source voltage", axis=True),
         Column("current", "A", "Measured current"),
+    )
+    HEADLINES = (
+        Headline("current_at_stop", "A", "Current at the stop voltage"),
+        Headline("in_compliance", "", "Points limited by the compliance", rate=True),
     )
 
     SETPOINTS = {"smu.source_voltage": ("v_start", "v_stop"), "smu.compliance_current": "compliance"}
@@ -58,6 +63,12 @@ class DemoIV(Protocol):
         # Not the driver's shutdown(): its ramp sleeps in wall time. Zero, then output off.
         self.smu.source_voltage = 0.0
         self.smu.disable_source()
+
+    @classmethod
+    def headline(cls, run):
+        i = run["current"].values
+        limited = np.abs(i) >= 0.99 * run.parameter_values()["compliance"]  # the SMU reads its limit
+        return {"current_at_stop": float(i[-1]), "in_compliance": Rate(int(limited.sum()), i.size)}
 
     @classmethod
     def figure(cls, run):

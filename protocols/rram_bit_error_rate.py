@@ -31,6 +31,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from labctl.headline import Headline, Rate
 from labctl.plan import Planned
 from labctl.protocol import (
     Array,
@@ -82,6 +83,10 @@ class BitErrorRate(FixedReference, FormsFirst, VerifyParameters, RRAMDieProtocol
              Plot("resistance_medians", "r_hrs_median", ("r_lrs_median", "reference"),
                   interpretation="spectrum", title="Median HRS, LRS and 1T1R reference resistance"))
     DEFAULT = "ber"
+    HEADLINES = (Headline("ber_2t2r", "", "Bit-error rate, 2T2R (PCSA)", rate=True),
+                 Headline("ber_1t1r", "", "Bit-error rate, 1T1R (fixed reference)", rate=True),
+                 Headline("energy_per_bit", "J", "Programming energy per 2T2R bit"),
+                 Headline("r_lrs_median", "ohm", "Median LRS resistance"))
 
     compliances = FloatListParameter("SET compliance currents (comma-separated)", units="A",
                                      minimum=5e-6, maximum=500e-6,
@@ -219,6 +224,16 @@ class BitErrorRate(FixedReference, FormsFirst, VerifyParameters, RRAMDieProtocol
                         energy_per_device=e_device,
                         r_lrs_median=np.median(lrs), r_hrs_median=np.median(hrs),
                         reference=float(np.exp(np.mean(np.log(reference)))))
+
+    @classmethod
+    def headline(cls, run):
+        """Over every condition of the run (a campaign grids over `compliances`, one per run)."""
+        c = run.columns()
+        bits = int(c["bits"].values.sum())
+        return {"ber_2t2r": Rate(int(c["errors_2t2r"].values.sum()), bits),
+                "ber_1t1r": Rate(int(c["errors_1t1r"].values.sum()), bits),
+                "energy_per_bit": float(np.sum(c["energy_per_bit"].values * c["bits"].values) / bits),
+                "r_lrs_median": float(np.median(c["r_lrs_median"].values))}
 
     @classmethod
     def figure(cls, run):

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labctl.headline import Headline, Rate
 from labctl.plan import Planned
 from labctl.protocol import (
     Array,
@@ -109,6 +110,10 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
              Plot("accuracy_mean", "accuracy_mean", ("accuracy_software",), channel="summary",
                   title="Test accuracy, mean over programmings, vs programming condition"))
     DEFAULT = "accuracy"
+    HEADLINES = (Headline("accuracy_die", "", "Test accuracy, on-die hidden layer", rate=True),
+                 Headline("ber", "", "Weight bit-error rate (PCSA read-back)", rate=True),
+                 Headline("accuracy_software", "", "Test accuracy, error-free (software)"),
+                 Headline("energy_per_bit", "J", "Programming energy per weight bit"))
 
     compliances = FloatListParameter("SET compliance currents for the weights (comma-separated)",
                                      units="A", minimum=5e-6, maximum=500e-6,
@@ -321,6 +326,18 @@ class BNNInference(FormsFirst, VerifyParameters, RRAMDieProtocol):
                  "ber_ci_high", "weight_errors", "weight_bits_read")
         n = len(cols["accuracy_mean"].values)
         return [{k: float(np.asarray(cols[k].values).ravel()[i]) for k in names} for i in range(n)]
+
+    @classmethod
+    def headline(cls, run):
+        """Over every point of the run (a campaign grids over `compliances`, one condition and one
+        network per run): accuracy pooled over programmings, BER over every read."""
+        c = run.columns()
+        images = c["test_images"].values
+        correct = np.rint(c["accuracy_die"].values * images)
+        return {"accuracy_die": Rate(int(correct.sum()), int(images.sum())),
+                "ber": Rate(int(c["weight_errors"].values.sum()), int(c["weight_bits_read"].values.sum())),
+                "accuracy_software": float(c["accuracy_software"].values.mean()),
+                "energy_per_bit": float(c["energy_per_bit"].values.mean())}
 
     @classmethod
     def figure(cls, run):

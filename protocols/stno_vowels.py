@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labctl.datasets import load_hillenbrand
+from labctl.headline import Headline, Rate
 from labctl.protocol import (
     Array,
     Axis,
@@ -88,6 +89,8 @@ class VowelRecognition(STNOSpectra):
              Plot("frequencies", "frequency_1", tuple(f"frequency_{k + 1}" for k in range(1, N_OSC)),
                   title="Frequencies of the oscillators along learning"))
     DEFAULT = "recognition"
+    HEADLINES = (Headline("train_rate", "", "Recognition rate, training set (last epoch)", rate=True),
+                 Headline("test_rate", "", "Recognition rate, test set (last epoch)", rate=True))
 
     # learning keeps every current within [i_min, i_max] (calibration sweeps it); both tones at rf_power
     SETPOINTS = {**{f"smu{k}.source_current": ("i_min", "i_max") for k in range(1, 5)},
@@ -322,6 +325,14 @@ class VowelRecognition(STNOSpectra):
             self.progress(run.presentation + (i + 1) * self.map_points, run.total)
         self.emit_array("sync_map", classes, epoch=epoch)
         self.emit_array("sync_code_map", codes, epoch=epoch)
+
+    @classmethod
+    def headline(cls, run):
+        c = run.columns()
+        epoch, test, correct = (c[k].values for k in ("epoch", "test", "correct"))
+        last = epoch == epoch.max()
+        return {name: Rate(int(correct[last & (test == flag)].sum()), int(np.sum(last & (test == flag))))
+                for name, flag in (("train_rate", 0), ("test_rate", 1))}
 
     @classmethod
     def figure(cls, run):
