@@ -1,0 +1,177 @@
+"""What a person reads of a campaign: its summary table (``labctl show``) and figure (``labctl plot``).
+
+The figure draws the spec's panels (default: each headline against the first grid parameter): the
+statistic at every grid point with its interval as error bars, each chip's value as a faint dot,
+one line per value of any other grid parameter. A panel whose x is a headline plots one summary
+against another (accuracy against bit-error rate), intervals on both axes.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from labctl.campaign_index import CampaignIndex, Summary
+from labctl.campaign_spec import Panel
+
+__all__ = ["campaign_figure", "describe", "summary_table"]
+
+MAX_FAILED_SHOWN = 10
+
+
+def _num(x: float) -> str:
+    return "-" if x is None or not np.isfinite(x) else f"{x:.4g}"
+
+
+def _grid_label(index: CampaignIndex, at: tuple[int, ...]) -> str:
+    parts = []
+    for name, i in zip(index.grid_names, at, strict=True):
+        v = index.grid[name][i]
+        units = index.units.get(name, "")
+        parts.append(f"{name}={_num(v) if isinstance(v, (float, np.floating)) else v}" + (f" {units}" if units else ""))
+    return ", ".join(parts) or "all runs"
+
+
+def summary_table(index: CampaignIndex) -> str:
+    """One row per grid point: each headline's statistic [interval] and sd, and runs counted."""
+    pct = f"{100 * index.confidence:g} %"
+    counts = index.counts()
+    head = (f"{index.name}: {index.n_runs} runs of {index.protocol} on {len(index.chips)} chip(s): "
+            + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"  [{index.status}]")
+    if not index.headlines:
+        return head + "\n(the protocol declares no headline scalars)"
+    rows = [["grid point", *(f"{h.name} [{pct} {index.summaries[h.name].interval}]" for h in index.headlines),
+             "n"]]
+    first = index.summaries[index.headlines[0].name]
+    shape = np.shape(first.value)
+    for at in itertools.product(*(range(n) for n in shape)):
+        row = [_grid_label(index, at) if index.grid_names else "all runs"]
+        for h in index.headlines:
+            s = index.summaries[h.name]
+            row.append(f"{_num(s.value[at])} [{_num(s.low[at])}, {_num(s.high[at])}] sd {_num(s.sd[at])}")
+        row.append(str(int(first.n[at])))
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [head] + ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def describe(index: CampaignIndex) -> str:
+    """``labctl show`` for a campaign file: facts, the summary table, the runs that did not complete."""
+    lines = [f"{index.path} :: campaign",
+             f"  title:      {index.name}" + (f"  ({index.description})" if index.description else ""),
+             f"  protocol:   {index.protocol}   station: {index.station}",
+             f"  status:     {index.status}",
+             f"  started:    {index.start_time}   ended: {index.end_time or '-'}",
+             "  grid:       " + (", ".join(f"{n} ({len(v)} values)" for n, v in index.grid.items()) or "none"),
+             f"  chips:      {len(index.chips)} (" + ", ".join(c["label"] for c in index.chips[:6])
+             + (", ..." if len(index.chips) > 6 else "") + ")",
+             f"  links:      {len(index.links)} run entries under /campaign/run_entries",
+             ""]
+    lines += summary_table(index).splitlines()
+    bad = [i for i, s in enumerate(index.table["status"]) if s != "completed"]
+    if bad:
+        lines.append("")
+        lines.append("  runs not completed:")
+        for i in bad[:MAX_FAILED_SHOWN]:
+            msg = index.table["message"][i]
+            lines.append(f"    {index.table['file'][i]} [{index.table['status'][i]}] {index.table['chip_label'][i]}"
+                         + (f": {msg}" if msg else ""))
+        if len(bad) > MAX_FAILED_SHOWN:
+            lines.append(f"    ... and {len(bad) - MAX_FAILED_SHOWN} more")
+    return "\n".join(lines)
+
+
+def _panels(index: CampaignIndex) -> list[Panel]:
+    if index.panels:
+        return index.panels
+    if not index.grid_names:
+        return []
+    return [Panel(index.grid_names[0], (h.name,)) for h in index.headlines]
+
+
+def _series(index: CampaignIndex, x: str):
+    """(label, slice) for each line: one per combination of the grid parameters other than ``x``."""
+    names = index.grid_names
+    if x not in names:
+        return [("", tuple(slice(None) for _ in names))]
+    others = [n for n in names if n != x]
+    out = []
+    for combo in itertools.product(*(range(len(index.grid[n])) for n in others)):
+        sel, label = [], []
+        for n in names:
+            if n == x:
+                sel.append(slice(None))
+            else:
+                i = combo[others.index(n)]
+                sel.append(i)
+                label.append(f"{n}={index.grid[n][i]}")
+        out.append((", ".join(label), tuple(sel)))
+    return out
+
+
+def _errors(s: Summary, sel) -> tuple[np.ndarray, np.ndarray]:
+    v, lo, hi = (np.asarray(a, dtype=float)[sel] for a in (s.value, s.low, s.high))
+    return v, np.vstack([np.clip(v - lo, 0, None), np.clip(hi - v, 0, None)])
+
+
+def campaign_figure(index: CampaignIndex):
+    """A matplotlib Figure of the campaign's summaries (no pyplot state touched)."""
+    from matplotlib.figure import Figure
+
+    panels = _panels(index)
+    if not panels:  # no grid: one bar per headline
+        panels = [Panel("", tuple(h.name for h in index.headlines))]
+    fig = Figure(figsize=(5.2 * len(panels), 3.9), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel in zip(axes, panels, strict=True):
+        _draw(ax, index, panel)
+    counts = index.counts()
+    fig.suptitle(f"{index.name}: {index.protocol}, {len(index.chips)} chip(s), "
+                 f"{counts.get('completed', 0)}/{index.n_runs} runs completed; "
+                 f"{100 * index.confidence:g} % intervals", fontsize=10)
+    return fig
+
+
+def _draw(ax, index: CampaignIndex, panel: Panel) -> None:
+    colors = itertools.cycle([f"C{k}" for k in range(10)])
+    x_is_grid = panel.x in index.grid_names
+    for name in panel.y:
+        s = index.summaries[name]
+        for label, sel in _series(index, panel.x):
+            color = next(colors)
+            y, yerr = _errors(s, sel)
+            tag = (s.long_name or s.name) + (f" ({label})" if label else "")
+            if not panel.x:
+                pos = panel.y.index(name)
+                ax.errorbar([pos], y.ravel()[:1], yerr=yerr[:, :1], fmt="o", color=color, capsize=4, label=tag)
+                ax.plot(np.full(s.per_chip.shape[-1], pos), np.ravel(s.per_chip)[:s.per_chip.shape[-1]], ".",
+                        color=color, alpha=0.3)
+                continue
+            if x_is_grid:
+                x = np.asarray(index.grid[panel.x], dtype=float)
+                xerr = None
+                chips_x = np.broadcast_to(x[:, None], s.per_chip[sel].shape)
+            else:
+                sx = index.summaries[panel.x]
+                x, xerr = _errors(sx, sel)
+                chips_x = np.asarray(sx.per_chip)[sel]
+            ax.plot(np.ravel(chips_x), np.ravel(np.asarray(s.per_chip)[sel]), ".", color=color, alpha=0.25, ms=4)
+            ax.errorbar(x, y, yerr=yerr, xerr=xerr, fmt="o-" if x_is_grid else "o", color=color, capsize=3,
+                        label=tag)
+    if panel.x:
+        xlabel = panel.x + (f" ({index.units.get(panel.x)})" if index.units.get(panel.x) else "") if x_is_grid \
+            else index.summaries[panel.x].label
+        ax.set_xlabel(xlabel)
+        ax.set_xscale(panel.xscale)
+    else:
+        ax.set_xticks(range(len(panel.y)), [index.summaries[n].name for n in panel.y])
+    ax.set_yscale(panel.yscale, **({"nonpositive": "mask"} if panel.yscale == "log" else {}))
+    units = {index.summaries[n].units for n in panel.y}
+    ax.set_ylabel(index.summaries[panel.y[0]].label if len(panel.y) == 1
+                  else ("value" + (f" ({units.pop()})" if len(units) == 1 and "" not in units else "")))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    if panel.title:
+        ax.set_title(panel.title, fontsize=10)
