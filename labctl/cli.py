@@ -238,7 +238,17 @@ def _reason(exc: BaseException) -> str:
 _UNREADABLE = (OSError, RuntimeError, KeyError, ValueError, TypeError)
 
 
+def _campaign_file(path: str) -> bool:
+    from labctl.campaign_index import is_campaign_file
+
+    return is_campaign_file(path)
+
+
 def cmd_show(args) -> int:
+    if not args.entry and _campaign_file(args.file):
+        from labctl.campaign_cli import show_campaign
+
+        return show_campaign(args.file)
     for name in _entries(args.file, args.entry):
         with _open(args.file, name) as run:
             try:
@@ -314,6 +324,10 @@ def cmd_plot(args) -> int:
     from labctl.protocol import registered_protocol
 
     use_file_backend()
+    if not args.entry and _campaign_file(args.file):
+        from labctl.campaign_cli import plot_campaign
+
+        return plot_campaign(args.file, args.out_dir)
     out_dir = Path(args.out_dir) if args.out_dir else Path(args.file).resolve().parent
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out-dir {out_dir} exists and is not a directory")
