@@ -273,38 +273,23 @@ def _plan(spec: CampaignSpec, folder: Path, index_path: Path) -> list[RunRecord]
     return records
 
 
-class _ProgressLine:
-    """One self-rewriting line: runs done, failed, elapsed, ETA (linear in runs done this session)."""
+class _Progress:
+    """A tqdm bar over the campaign's runs (done this session and before), with failed and running."""
 
-    def __init__(self, label: str, total: int, done: int, stream: TextIO, enabled: bool, width: int = 28):
-        self.label, self.total, self.start_done = label, total, done
-        self.stream, self.enabled, self.width = stream, enabled, width
-        self.t0 = time.monotonic()
-        self._last = 0.0
+    def __init__(self, label: str, total: int, done: int, stream: TextIO, enabled: bool | None):
+        from labctl.progress import bar
 
-    def update(self, done: int, failed: int, running: int, force: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self._last < 0.2 and not force):
+        self.bar = bar(label, total, enabled=enabled, file=stream, unit="run")
+        self.bar.update(done)
+
+    def update(self, done: int, failed: int, running: int) -> None:
+        if self.bar.disable:
             return
-        self._last = now
-        frac = done / self.total if self.total else 1.0
-        elapsed = now - self.t0
-        new = done - self.start_done
-        eta = _hms(elapsed * (self.total - done) / new) if new > 0 else "?"
-        bar = "#" * int(frac * self.width)
-        self.stream.write(f"\r{self.label} [{bar:<{self.width}}] {done}/{self.total} runs, {failed} failed, "
-                          f"{running} running  elapsed {_hms(elapsed)}  eta {eta} ")
-        self.stream.flush()
+        self.bar.set_postfix_str(f"{failed} failed, {running} running", refresh=False)
+        self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _hms(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        self.bar.close()
 
 
 @contextmanager
@@ -396,7 +381,7 @@ def run_campaign(
     first: :class:`SpecError`). ``out``: the campaign folder (default ``./NAME``). ``scheduler``: a
     dask scheduler address; else a LocalCluster of ``workers`` processes (default: one per core) is
     started and stopped; ``client``: an existing ``distributed.Client`` instead of either.
-    ``progress``: a progress line on ``stream`` (default: stderr when it is a terminal).
+    ``progress``: a tqdm bar over runs on ``stream`` (default: stderr, shown on a terminal or notebook).
     ``on_record(record)`` is called as each run ends. From a script, call it under
     ``if __name__ == "__main__":`` (worker processes import the main module, as multiprocessing's do).
     """
@@ -427,7 +412,7 @@ def run_campaign(
     status = "completed"
     if todo:
         status = _dispatch(spec, folder, records, todo, write, scheduler, workers, client,
-                           progress if progress is not None else stream.isatty(), stream, on_record)
+                           progress, stream, on_record)
     if status == "completed" and not all(r.done for r in records):
         status = "partial"
     write(status, now_iso())
@@ -442,7 +427,7 @@ def _dispatch(spec, folder, records, todo, write, scheduler, workers, client, pr
 
     stop_name = f"labctl-campaign-{uuid.uuid4().hex}"
     done = sum(r.done for r in records)
-    line = _ProgressLine(spec.name, len(records), done, stream, progress)
+    line = _Progress(spec.name, len(records), done, stream, progress)
     stop = _Stop()
     in_flight: dict[Any, RunRecord] = {}
     last_write = time.monotonic()
@@ -478,7 +463,7 @@ def _dispatch(spec, folder, records, todo, write, scheduler, workers, client, pr
                 fill()
                 n_done = sum(r.done for r in records)
                 n_failed = sum(r.status in ("failed", "aborted") for r in records)
-                line.update(n_done, n_failed, len(in_flight), force=bool(finished))
+                line.update(n_done, n_failed, len(in_flight))
                 if finished and (time.monotonic() - last_write > INDEX_EVERY or not in_flight):
                     write("running")
                     last_write = time.monotonic()

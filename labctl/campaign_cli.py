@@ -25,7 +25,6 @@ def register(sub) -> None:
     s.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: one per core)")
     s.add_argument("--out", metavar="DIR", help="campaign folder (default: ./NAME of the spec)")
     s.add_argument("--dry-run", action="store_true", help="check the spec and print the plan; run nothing")
-    s.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     s.set_defaults(func=cmd_campaign)
 
 
@@ -52,7 +51,7 @@ def cmd_campaign(args) -> int:
         return _print_plan(spec, Path(args.out or spec.name))
     try:
         campaign = run_campaign(spec, out=args.out, scheduler=args.scheduler, workers=args.workers,
-                                progress=False if args.quiet else None)
+                                progress=False if getattr(args, "quiet", False) else None)
     except (SpecError, CampaignError) as exc:
         raise UsageError(str(exc)) from None
     print(campaign.report())

@@ -139,6 +139,7 @@ def write_index(path: str | Path, spec: CampaignSpec, records: Sequence[RunRecor
         e.attrs["confidence"] = spec.confidence
         e.attrs["figure"] = json.dumps([p.__dict__ for p in spec.figure])
         e.attrs["grid"] = json.dumps(list(spec.grid))
+        e.attrs["headlines"] = json.dumps([h.name for h in spec.headlines])
         if program:
             write_tree(_nx(e.create_group("program"), "NXcollection"), program)
         _write_table(_nx(e.create_group("runs"), "NXcollection"), spec, records)
@@ -291,9 +292,9 @@ class CampaignIndex:
                 if "long_name" in runs[k].attrs and "rate" in runs[k].attrs:
                     h = Headline(k, self.units[k], _text(runs[k].attrs["long_name"]), bool(runs[k].attrs["rate"]))
                     self.headlines.append(h)
-            order = [k for k in e if k.startswith("summary_")]
             by_name = {h.name: h for h in self.headlines}
-            self.headlines = [by_name[k[len("summary_"):]] for k in order if k[len("summary_"):] in by_name]
+            order = json.loads(_text(e.attrs.get("headlines", "[]")))  # as the protocol declares them
+            self.headlines = [by_name[n] for n in order if n in by_name and f"summary_{n}" in e]
             for h in self.headlines:
                 g = e[f"summary_{h.name}"]
                 fields = {k: _text(g[k][()]) for k in g}

@@ -9,6 +9,7 @@ against another (accuracy against bit-error rate), intervals on both axes.
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 
@@ -123,7 +124,7 @@ def campaign_figure(index: CampaignIndex):
     panels = _panels(index)
     if not panels:  # no grid: one bar per headline
         panels = [Panel("", tuple(h.name for h in index.headlines))]
-    fig = Figure(figsize=(5.2 * len(panels), 3.9), layout="constrained")
+    fig = Figure(figsize=(max(7.0, 5.2 * len(panels)), 3.9), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, panel in zip(axes, panels, strict=True):
         _draw(ax, index, panel)
@@ -132,6 +133,18 @@ def campaign_figure(index: CampaignIndex):
                  f"{counts.get('completed', 0)}/{index.n_runs} runs completed; "
                  f"{100 * index.confidence:g} % intervals", fontsize=10)
     return fig
+
+
+def _common_label(summaries: list[Summary]) -> str:
+    """The y label of several headlines: what their names share ("Bit-error rate"), with units."""
+    if len(summaries) == 1:
+        return summaries[0].label
+    words = [re.split(r"(\W+)", s.long_name or s.name) for s in summaries]
+    shared = itertools.takewhile(lambda w: len(set(w)) == 1, zip(*words, strict=False))
+    common = "".join(w[0] for w in shared).rstrip(" ,(-:")
+    units = {s.units for s in summaries}
+    text = common if len(common) >= 4 else "value"
+    return text + (f" ({units.pop()})" if len(units) == 1 and "" not in units else "")
 
 
 def _draw(ax, index: CampaignIndex, panel: Panel) -> None:
@@ -158,8 +171,13 @@ def _draw(ax, index: CampaignIndex, panel: Panel) -> None:
                 x, xerr = _errors(sx, sel)
                 chips_x = np.asarray(sx.per_chip)[sel]
             ax.plot(np.ravel(chips_x), np.ravel(np.asarray(s.per_chip)[sel]), ".", color=color, alpha=0.25, ms=4)
-            ax.errorbar(x, y, yerr=yerr, xerr=xerr, fmt="o-" if x_is_grid else "o", color=color, capsize=3,
-                        label=tag)
+            zero = (y == 0) if panel.yscale == "log" else np.zeros(y.shape, bool)
+            ax.errorbar(np.where(zero, np.nan, x), np.where(zero, np.nan, y), yerr=yerr,
+                        xerr=xerr, fmt="o-" if x_is_grid else "o", color=color, capsize=3, label=tag)
+            if zero.any():  # no event counted: an upper limit, drawn at the interval's top
+                high = np.asarray(s.high, dtype=float)[sel]
+                ax.plot(np.asarray(x)[zero], high[zero], "v", mfc="none", color=color, ms=8,
+                        label=f"{s.name}: none counted (upper {100 * index.confidence:g} % bound)")
     if panel.x:
         xlabel = panel.x + (f" ({index.units.get(panel.x)})" if index.units.get(panel.x) else "") if x_is_grid \
             else index.summaries[panel.x].label
@@ -167,10 +185,13 @@ def _draw(ax, index: CampaignIndex, panel: Panel) -> None:
         ax.set_xscale(panel.xscale)
     else:
         ax.set_xticks(range(len(panel.y)), [index.summaries[n].name for n in panel.y])
+        ax.set_xlim(-0.5, len(panel.y) - 0.5)
     ax.set_yscale(panel.yscale, **({"nonpositive": "mask"} if panel.yscale == "log" else {}))
-    units = {index.summaries[n].units for n in panel.y}
-    ax.set_ylabel(index.summaries[panel.y[0]].label if len(panel.y) == 1
-                  else ("value" + (f" ({units.pop()})" if len(units) == 1 and "" not in units else "")))
+    ax.set_ylabel(_common_label([index.summaries[n] for n in panel.y]))
+    if panel.xscale == "log":
+        from matplotlib.ticker import NullFormatter
+
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     if panel.title:

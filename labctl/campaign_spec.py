@@ -154,9 +154,9 @@ class Chip:
 
     @property
     def label(self) -> str:
-        parts = [f"seed={self.seed}" if self.seed is not None else "bench seed"]
+        parts = [f"seed={self.seed}" if self.seed is not None else "bench file's seed"]
         parts += [f"{k}={v}" for k, v in self.bench]
-        parts += [f"{k}={v}" for k, v in self.parameters]
+        parts += [f"[{k}={v}]" for k, v in self.parameters]  # protocol parameters of this chip
         return " ".join(parts)
 
     def identity(self) -> dict[str, Any]:
@@ -430,7 +430,7 @@ def _grid_values(doc: _Doc, path: tuple, values: Any) -> list[Any]:
             raise doc.error(path + (kind,), f"{kind} takes [start, stop, num] (numbers, num an integer >= 1"
                             + (", start and stop > 0)" if kind == "geomspace" else ")"))
         fn = np.linspace if kind == "linspace" else np.geomspace
-        return [float(v) for v in fn(args[0], args[1], args[2])]
+        return [float(f"{v:.12g}") for v in fn(args[0], args[1], args[2])]  # 4, not 3.9999999999999996
     if not isinstance(values, list) or not values:
         raise doc.error(path, "grid values must be a non-empty list")
     return values
