@@ -33,6 +33,8 @@ _EXPORTS = {
     "run_protocol": "labctl.runner",
     "open_run": "labctl.results",
     "clock_of": "labctl.capabilities",
+    "run_campaign": "labctl.campaign",
+    "open_campaign": "labctl.campaign_index",
 }
 __all__ = ["__version__", *_EXPORTS]
 
