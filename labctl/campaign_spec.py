@@ -29,7 +29,8 @@ station's library, ``FILE?seed=N&dotted.param=value@backend`` (:meth:`labctl.sta
 Everything is checked before anything runs, and refused as one :class:`SpecError` line saying what
 and where (``FILE:LINE: grid.v_stop[2]: ...``): keys, the protocol, every parameter name and value
 (with the station's setup, as a run sees it, the protocol's own cross-checks included), the station,
-and each distinct set of bench overrides, by opening the station's VISA libraries with them.
+the plan of every run against the station's limits (:mod:`labctl.plan`), and each distinct set of
+bench overrides, by opening the station's VISA libraries with them.
 """
 
 from __future__ import annotations
@@ -275,6 +276,8 @@ def _resolve_spec_path(spec: str | Path) -> Path:
 
 
 def _check(doc: _Doc, text: str, base: Path, default_name: str, check_benches: bool) -> CampaignSpec:
+    from labctl.errors import LimitError
+    from labctl.plan import check_plan, refuse
     from labctl.protocol import Parameter, ParameterError, get_protocol
     from labctl.station import Station, StationError
 
@@ -356,7 +359,8 @@ def _check(doc: _Doc, text: str, base: Path, default_name: str, check_benches: b
                 p.set_defaults(station.defaults_for(specs), source="station setup")
                 p.check_parameters()
                 p.arrays()
-            except ParameterError as exc:
+                refuse(check_plan(p.plan(), station))  # what the run would set, against the limits
+            except (ParameterError, LimitError) as exc:
                 at = ("grid",) if grid else ("parameters",) if fixed else ("protocol",)
                 detail = ", ".join(f"{k}={v}" for k, v in values.items())
                 raise doc.error(at, f"{exc}" + (f" (at {detail})" if detail else "")) from None

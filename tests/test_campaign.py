@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from importlib import resources
 
 import h5py
 import numpy as np
@@ -19,14 +20,26 @@ from labctl.results import open_run
 
 distributed = pytest.importorskip("distributed")
 
-# v_stop = 3 V is beyond the demo station's 2 V limit: those runs fail mid-run, the others go on.
+# A station whose source may move by 1 V per set: the 3 V sweeps (1.5 V steps in 3 points) fail at their
+# second point, mid-run (a plan declares no step for demo_iv), and the other runs go on.
 SPEC = {
     "name": "iv",
     "protocol": "demo_iv",
-    "parameters": {"points": 4, "compliance": 1e-3},
+    "parameters": {"points": 3, "compliance": 1e-3},
     "grid": {"v_stop": [0.5, 0.8, 3.0]},
     "chips": {"seeds": [1, 2, 3]},
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stepped_station(tmp_path_factory):
+    text = resources.files("labctl").joinpath("stations/demo.yaml").read_text()
+    text = text.replace("source_voltage: {abs: 2.0, units: V}", "source_voltage: {abs: 5.0, step: 1.0, units: V}")
+    assert "step: 1.0" in text
+    path = tmp_path_factory.mktemp("station") / "stepped.yaml"
+    path.write_text(text.replace("name: demo", "name: demo_stepped"))
+    SPEC["station"] = str(path)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +67,7 @@ def test_a_failing_run_is_recorded_and_does_not_stop_the_others(campaign):
     assert len(table["key"]) == 9
     for v, status, message in zip(table["v_stop"], table["status"], table["message"], strict=True):
         if v == 3.0:
-            assert status == "failed" and "LimitError" in message and "2 V" in message
+            assert status == "failed" and "LimitError" in message and "<= 1 V" in message
         else:
             assert status == "completed" and message == ""
     assert campaign.counts() == {"completed": 6, "failed": 3}
@@ -137,7 +150,8 @@ def test_show_and_plot_read_a_campaign_file(campaign, capsys, tmp_path):
 
 def test_the_command_line_runs_a_spec_on_a_given_scheduler(client, tmp_path, capsys):
     spec = tmp_path / "small.yaml"
-    spec.write_text("protocol: demo_iv\nparameters: {points: 3}\ngrid:\n  v_stop: [0.5, 3]\n")
+    spec.write_text(f"protocol: demo_iv\nstation: {SPEC['station']}\nparameters: {{points: 3}}\n"
+                    "grid:\n  v_stop: [0.5, 3]\n")
     argv = ["campaign", str(spec), "--scheduler", client.scheduler.address, "--out", str(tmp_path / "c")]
     assert main([*argv, "-q"]) == 1  # one run failed
     out, err = capsys.readouterr()

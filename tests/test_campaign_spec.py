@@ -86,6 +86,7 @@ def test_no_chips_means_the_bench_files_own_sample(tmp_path):
     ("protocol: demo_iv\nchips:\n  - {seed: 1}\n  - {seed: 1}\n", 4, "appears twice"),
     ("protocol: demo_iv\nchips:\n  - {seed: 1, bench: {tempurature: 300}}\n", 3, "tempurature"),
     ("protocol: demo_iv\nstation: nowhere\n", 2, "no station 'nowhere'"),
+    ("protocol: demo_iv\ngrid:\n  v_stop: [0.5, 3]\n", 2, "plan refused before the run: smu.source_voltage = 3 V"),
     ("protocol: demo_iv\nsummary: {rates: wald}\n", 2, "not one of wilson"),
     ("protocol: demo_iv\ngrid: {v_stop: [1]}\nfigure:\n  - {x: v_stop, y: voltage}\n", 4, "headline"),
     ("protocol: demo_iv\ngrid: [v_stop\n", 3, "not readable YAML"),
