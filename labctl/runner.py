@@ -8,6 +8,7 @@ the protocol's checkpoints (Ctrl-C and SIGTERM included, from the CLI or a scrip
 
 from __future__ import annotations
 
+import functools
 import getpass
 import importlib.metadata
 import logging
@@ -190,6 +191,7 @@ class Runner:
         except BaseException:
             self.log.stop()
             raise
+        self._checkpoint_commands()
         try:
             clock = self.connected.clock
             self.writer = RunWriter(
@@ -218,6 +220,27 @@ class Runner:
     def plan_checks(self) -> list[Check]:
         """The protocol's planned setpoints against the station's limits (nothing is connected)."""
         return check_plan(self.protocol.plan(), self.station)
+
+    def _checkpoint_commands(self) -> None:
+        """Every command a driver sends is a checkpoint while the protocol sets up and measures
+        (never during shutdown): an abort lands within one instrument operation even in a loop of
+        driver calls that checkpoints nowhere. The check comes before the command is sent, so no
+        reply is ever left unread."""
+        for inst in self.connected.instruments.values():
+            adapter = getattr(inst, "adapter", None)
+            for name in ("write", "write_bytes"):
+                send = getattr(adapter, name, None)
+                if callable(send):
+                    setattr(adapter, name, self._checkpointed(send))
+
+    def _checkpointed(self, send: Callable) -> Callable:
+        @functools.wraps(send)
+        def checked(*args, **kwargs):
+            if self.phase in ("startup", "execute"):
+                self.protocol.checkpoint()
+            return send(*args, **kwargs)
+
+        return checked
 
     def _discard(self) -> None:
         """Undo :meth:`prepare` when the run cannot start: no file left to look like a run."""
@@ -292,6 +315,7 @@ class Runner:
         log.info("%s started on station %s -> %s (%s)", name, self.station.name, self.out,
                  ", ".join(f"{k}={v!r}" for k, v in p.parameter_values().items()))
         queues: dict[str, list[str]] = {}
+        shutdown_failed = False
         try:
             try:
                 self.phase = "startup"
@@ -301,9 +325,11 @@ class Runner:
                 self._begin_streaming()
                 self.phase = "execute"
                 p.execute()
+                self.phase = "errors"  # reading the error queues: no checkpoint (labctl's own reads)
                 queues = error_queues(self.connected.instruments)  # settings refused unasked
             except Exception:
                 # what the instruments say went wrong, read before shutdown sends anything new
+                self.phase = "errors"
                 queues = queues or error_queues(self.connected.instruments)
                 raise
             finally:
@@ -313,6 +339,7 @@ class Runner:
                 except BaseException as exc:
                     status, message = "failed", f"shutdown failed: {type(exc).__name__}: {exc}"
                     tb = traceback.format_exc()
+                    shutdown_failed = True
         except (RunAborted, KeyboardInterrupt):
             if status == "completed":
                 status, message = "aborted", "aborted by request"
@@ -322,6 +349,8 @@ class Runner:
             if queues:
                 message += f"; {summary(queues)}"
             status, tb = "failed", details + tb
+            if self.stopping and not shutdown_failed:  # the abort cut an operation short: it landed
+                status, message = "aborted", f"aborted by request; the operation under way ended in {message}"
         if self._storage_error is not None:  # the run stopped because its file could not go on
             status, message = "failed", str(self._storage_error)
         p.status = {"completed": Protocol.FINISHED, "aborted": Protocol.ABORTED}.get(
