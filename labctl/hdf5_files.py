@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import functools
 import os
 import re
@@ -76,6 +75,10 @@ def read_superblock(path: str | Path) -> Superblock | None:
 def write_locked(path: str | Path) -> bool:
     """True while a process has ``path`` open for plain writing (HDF5 holds an exclusive ``flock``
     then; an SWMR writer releases it, and a process that dies loses it)."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): HDF5 locks otherwise there, and nothing is learnt here
+        return False
     fd = os.open(path, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
