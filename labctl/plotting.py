@@ -14,6 +14,83 @@ MAX_LINES = 8
 MAX_TITLE = 70
 
 
+#: Units drawn with SI prefixes on the ticks (``330 MHz``, ``20 uA``) instead of an offset or a
+#: power of ten beside the axis that a reader misses.
+ENGINEERING_UNITS = frozenset({"Hz", "V", "A", "s", "W", "J", "ohm", "T", "F"})
+
+
+def legend_below(ax, handles=None, labels=None, ncol: int | None = None, **kwargs):
+    """A legend under the axes, outside them: it never covers data, however many series there are
+    (constrained layout makes room for it)."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    elif labels is None:
+        labels = [h.get_label() for h in handles]
+    if not handles:
+        return None
+    ncol = ncol or min(len(handles), 3)
+    kwargs.setdefault("fontsize", 8)
+    return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol,
+                     frameon=False, **kwargs)
+
+
+def integral(values) -> bool:
+    """Whether every finite value is a whole number (counts, codes, flags): such colour bars get
+    whole-number ticks, and few distinct values one colour each."""
+    v = np.asarray(values)
+    if v.dtype.kind in "iub":
+        return True
+    if v.dtype.kind != "f":
+        return False
+    finite = v[np.isfinite(v)]
+    return finite.size > 0 and bool(np.all(finite == np.round(finite)))
+
+
+def color_scale(values, cmap=None):
+    """``(cmap, norm)`` for an image of ``values``, one scale for every frame drawn from them:
+    whole-number values in a range of at most 12 get a colour each (0, 1 or 2 errors read as three
+    colours, not as a ramp), others a linear scale over their finite range."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import BoundaryNorm, Normalize
+
+    v = np.asarray(values, float)
+    finite = v[np.isfinite(v)]
+    if not finite.size:
+        return plt.get_cmap(cmap), None
+    lo, hi = float(finite.min()), float(finite.max())
+    if integral(values) and hi - lo < 12:
+        scale = plt.get_cmap(cmap, int(hi - lo) + 1)
+        return scale, BoundaryNorm(np.arange(lo - 0.5, hi + 1.5), scale.N)
+    return plt.get_cmap(cmap), Normalize(lo, hi if hi > lo else lo + 1)
+
+
+def colorbar(fig, mappable, values, **kwargs):
+    """A colour bar whose ticks are whole numbers when ``values`` are (counts, codes, flags)."""
+    from matplotlib.ticker import MaxNLocator
+
+    bar = fig.colorbar(mappable, **kwargs)
+    if integral(values):
+        bar.locator = MaxNLocator(integer=True)
+        bar.update_ticks()
+    return bar
+
+
+def label_axis(axis, field: Field | None, fallback: str = "index") -> None:
+    """Label a matplotlib axis (``ax.xaxis``) for ``field``: units with SI prefixes on the ticks where
+    they scale (Hz, V, A, ...), else ``long name (units)``."""
+    if field is None:
+        axis.set_label_text(fallback)
+        return
+    if field.units in ENGINEERING_UNITS and axis.get_scale() == "linear":
+        from matplotlib.ticker import EngFormatter, MaxNLocator
+
+        axis.set_major_locator(MaxNLocator(nbins=5))  # prefixed labels are long: fewer of them
+        axis.set_major_formatter(EngFormatter(unit=field.units))
+        axis.set_label_text(field.long_name or field.name)
+    else:
+        axis.set_label_text(field.label)
+
+
 def _x(axis: Field | None, n: int) -> tuple[np.ndarray, str]:
     if axis is None or axis.values.shape != (n,):
         return np.arange(n), "index"
@@ -58,14 +135,36 @@ def _curves(ax, x, data: Data, signals: list[Field], index: Field | None = None)
         errs = None if yerr is None else np.asarray(yerr).reshape(*np.shape(yerr)[:-vals.ndim], -1, vals.shape[-1])
         for k, row in enumerate(rows[:MAX_LINES]):
             label = s.long_name or s.name
-            if len(rows) > 1:
+            if len(rows) > 1:  # one signal's rows: the row's setting names it (the signal is on the y axis)
                 value = index.values[k] if index is not None and k < len(index.values) else k
-                label += f", {index.name if index is not None else 'row'} = {value:.4g}"
+                units = f" {index.units}" if index is not None and index.units else ""
+                row_label = f"{index.name if index is not None else 'row'} = {value:.4g}{units}"
+                label = row_label if len(signals) == 1 else f"{label}, {row_label}"
             if errs is None:
                 ax.plot(x, row, ".-", ms=4, label=label)
             else:
                 e = errs[..., k, :] if errs.ndim == 3 else errs[k]
                 ax.errorbar(x, row, yerr=e, fmt=".-", ms=4, capsize=2, label=label)
+
+
+def _label(axis, field: Field | None, n: int) -> None:
+    """Label a plot axis drawn over ``field`` (or over an index, when it is not an axis of length n)."""
+    label_axis(axis, field if field is not None and field.values.shape == (n,) else None)
+
+
+def _label_signals(ax, sig: Field, auxiliary: list[Field]) -> None:
+    """The y axis of curves: the signal's label, with prefixed ticks when every curve shares its units."""
+    if all(a.units == sig.units for a in auxiliary):
+        label_axis(ax.yaxis, sig)
+        if auxiliary:
+            ax.set_ylabel(sig.label if sig.units not in ENGINEERING_UNITS else (sig.long_name or sig.name))
+    else:
+        ax.set_ylabel(sig.label)
+
+
+def _legend(ax) -> None:
+    """The legend under the axes, where it covers no data."""
+    legend_below(ax, ncol=2)
 
 
 def plot_data(data: Data, title: str = ""):
@@ -84,31 +183,35 @@ def plot_data(data: Data, title: str = ""):
                 ha="center", va="center", fontsize=12)
     elif vals.ndim == 1 or spectrum:
         fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-        x, xlabel = _x(data.axes[-1], vals.shape[-1])
+        x, _ = _x(data.axes[-1], vals.shape[-1])
         _curves(ax, x, data, [sig, *data.auxiliary], data.axes[0] if spectrum else None)
-        ax.set(xlabel=xlabel, ylabel=sig.label)
+        _label(ax.xaxis, data.axes[-1], vals.shape[-1])
+        _label_signals(ax, sig, data.auxiliary)
         ax.grid(True, alpha=0.3)
         if data.auxiliary or spectrum:
-            ax.legend(fontsize=8)
+            _legend(ax)
     elif vals.ndim == 2 and vals.shape[0] <= MAX_LINES and data.interpretation != "image" and vals.shape[0] > 1:
         fig, ax = plt.subplots(layout="constrained")  # a few traces: overlay them
-        x, xlabel = _x(data.axes[1], vals.shape[1])
+        x, _ = _x(data.axes[1], vals.shape[1])
         _curves(ax, x, data, [sig], data.axes[0])
-        ax.set(xlabel=xlabel, ylabel=sig.label)
+        _label(ax.xaxis, data.axes[1], vals.shape[1])
+        _label_signals(ax, sig, [])
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        _legend(ax)
     elif vals.ndim == 2:
         fig, ax = plt.subplots(layout="constrained")
-        y, ylabel = _x(data.axes[0], vals.shape[0])
-        x, xlabel = _x(data.axes[1], vals.shape[1])
+        y, _ = _x(data.axes[0], vals.shape[0])
+        x, _ = _x(data.axes[1], vals.shape[1])
+        cmap, norm = color_scale(vals)
         if _monotonic(x) and _monotonic(y):
-            mesh = ax.pcolormesh(x, y, vals, shading="nearest")
+            mesh = ax.pcolormesh(x, y, vals, shading="nearest", cmap=cmap, norm=norm)
+            _label(ax.xaxis, data.axes[1], vals.shape[1])
+            _label(ax.yaxis, data.axes[0], vals.shape[0])
         else:
-            mesh = ax.imshow(vals, aspect="auto", origin="lower")
-            xlabel, ylabel = "index", "record"
-        ax.set(xlabel=xlabel, ylabel=ylabel)
-        fig.colorbar(mesh, ax=ax, label=sig.label)
-    else:  # a stack of images: show a few frames (leading dimensions unrolled)
+            mesh = ax.imshow(vals, aspect="auto", origin="lower", cmap=cmap, norm=norm)
+            ax.set(xlabel="index", ylabel="record")
+        colorbar(fig, mesh, vals, ax=ax, label=sig.label)
+    else:  # a stack of images: show a few frames (leading dimensions unrolled), on one colour scale
         frames = vals.reshape(-1, *vals.shape[-2:])
         taken = [k for k in range(len(frames)) if np.isfinite(np.asarray(frames[k], float)).any()]
         n = len(taken)
@@ -117,15 +220,16 @@ def plot_data(data: Data, title: str = ""):
         fig, axs = plt.subplots(1, max(1, len(picks)), squeeze=False,
                                 figsize=(3.2 * max(1, len(picks)), 3.2), layout="constrained")
         lead = vals.shape[:-2]
+        cmap, norm = color_scale(frames[picks] if picks else frames)
         for ax, k in zip(axs[0], picks, strict=False):
-            im = ax.imshow(frames[k], origin="lower")
+            im = ax.imshow(frames[k], origin="lower", cmap=cmap, norm=norm)
             where = np.unravel_index(k, lead)
             names = [a.name if a is not None else f"dim{d}" for d, a in enumerate(data.axes[: len(lead)])]
             ax.set_title(", ".join(f"{nm}[{i}]" for nm, i in zip(names, where, strict=True)), fontsize=8)
             ax.set_xlabel(_x(data.axes[-1], vals.shape[-1])[1])
         axs[0, 0].set_ylabel(_x(data.axes[-2], vals.shape[-2])[1])
         if picks:
-            fig.colorbar(im, ax=axs[0].tolist(), label=sig.label)
+            colorbar(fig, im, frames[picks], ax=axs[0].tolist(), label=sig.label)
         else:
             axs[0, 0].text(0.5, 0.5, "no records", ha="center")
     title = title or data.title or data.name

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from labctl.plotting import legend_below
 from labctl.protocol import Array, Column, FloatParameter, IntegerParameter, Plot, Sweep
 from labctl.protocols._rram.base import FixedReference, FormsFirst, RRAMDieProtocol
 from labctl.protocols._rram.figures import rate_plot, upper_bound_legend
@@ -121,12 +122,15 @@ class Endurance(FixedReference, FormsFirst, RRAMDieProtocol):
         ax_w.set_ylabel("HRS / LRS")
         ax_r.set_ylabel("Resistance (ohm)")
         handles = [h for ax in (ax_r, ax_w) for h in ax.get_legend_handles_labels()[0]]
-        ax_r.legend(handles=handles, fontsize=8, loc="lower left")
+        legend_below(ax_r, handles, ncol=2)
         for name, style, label, dodge in (("2t2r", "o-", "2T2R (PCSA)", 0.85),
                                           ("1t1r", "s--", "1T1R (fixed reference)", 1.0)):
             rate_plot(ax_b, n, cols[f"errors_{name}"].values, bits, style, label=label, dodge=dodge)
-        ax_b.set_ylabel(f"Bit-error rate (95 % interval, {int(bits[0])} bits per point)")
-        upper_bound_legend(ax_b, fontsize=8, loc="upper left")
+        ax_b.set_ylabel("Bit-error rate")
+        ax_b.set_title(f"{int(bits[0])} bits per checkpoint; bars: 95 % interval", fontsize=9)
+        ax_b.margins(y=0.12)  # markers at the ends of the range stay inside the axes
+        upper_bound_legend(ax_b, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+                           frameon=False)
         for ax in (ax_r, ax_b):
             ax.set_xscale("log")
             ax.set_xlabel("SET/RESET cycles")

@@ -83,8 +83,4 @@ class MutualSync(STNOSpectra):
 
     @classmethod
     def figure(cls, run):
-        fig = spectra_figure(run, "current_b", 1e3, "Current of oscillator B (mA)")
-        ax = fig.axes[1]
-        ax.plot(run["current_b"].values * 1e3, run["second_frequency"].values / 1e6, "o", ms=3,
-                color="C0", mfc="none")
-        return fig
+        return spectra_figure(run, "current_b", 1e3, "Current of oscillator B (mA)", second="second_frequency")

@@ -7,16 +7,41 @@ import numpy as np
 from labctl.protocols._stno.vowel_readout import N_OSC, VOWELS
 
 
+def _not_reached(ax, what: str, run) -> None:
+    """A panel whose data the run never took (aborted or failed before it): say so, draw nothing."""
+    ax.text(0.5, 0.5, f"{what}:\nnot reached (run {run.status})", ha="center", va="center",
+            transform=ax.transAxes, color="grey")
+    ax.set(xticks=[], yticks=[])
+
+
 def vowel_figure(run):
     """Accuracy per epoch, test confusion matrix, the trained synchronization maps over the input plane
-    with the test tokens, and the oscillators' dc currents along training."""
+    with the test tokens, and the oscillators' dc currents along training. A run that stopped early
+    draws what it took; each missing panel says it was not reached."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     fig, axs = plt.subplots(2, 2, figsize=(11, 8.5), layout="constrained")
+    panels = ((axs[0, 0], "Recognition rate per epoch", _accuracy_panel),
+              (axs[0, 1], "Test set, last epoch", _confusion_panel),
+              (axs[1, 0], "Trained synchronization maps", _map_panel),
+              (axs[1, 1], "Learning", _learning_panel))
+    for ax, what, draw in panels:
+        try:
+            draw(ax, run)
+        except (KeyError, IndexError, ValueError):  # the run ended before this panel's data
+            ax.clear()
+            _not_reached(ax, what, run)
+    fig.suptitle(f"{run.title} ({run.status})")
+    return fig
+
+
+def _accuracy_panel(ax, run) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     acc = run.data("accuracy")
     epochs = acc["epoch"].values
-    ax = axs[0, 0]
+    if not np.isfinite(acc["test_accuracy"].values).any():
+        raise IndexError("no epoch finished")
     for label in ("train", "test"):
         rate = acc[f"{label}_accuracy"].values
         lo, hi = acc.interval(f"{label}_accuracy")
@@ -28,8 +53,9 @@ def vowel_figure(run):
     ax.legend()
     ax.grid(True, alpha=0.3)
 
+
+def _confusion_panel(ax, run) -> None:
     conf = run.columns("confusion")["confusion"].values[-1]
-    ax = axs[0, 1]
     ax.imshow(conf, cmap="Blues")
     for (i, j), n in np.ndenumerate(conf):
         if n:
@@ -38,11 +64,16 @@ def vowel_figure(run):
     ax.set_yticks(range(len(VOWELS)), VOWELS)
     ax.set(xlabel="Classified", ylabel="Spoken", title="Test set, last epoch")
 
-    ax = axs[1, 0]
+
+def _map_panel(ax, run) -> None:
+    import matplotlib.pyplot as plt
+
     smap = run.data("sync_map")
     grid_a, grid_b = smap.axes[0].values / 1e6, smap.axes[1].values / 1e6
     cmap = plt.get_cmap("tab10")
     classes = smap.signal.values
+    if not np.isfinite(classes).any():
+        raise IndexError("no map")
     colors = np.array([cmap(int(v)) if v >= 0 else (1, 1, 1, 1) for v in classes.T.ravel()])
     ax.imshow(colors.reshape(len(grid_b), len(grid_a), 4), origin="lower", alpha=0.45, aspect="auto",
               extent=(grid_a[0], grid_a[-1], grid_b[0], grid_b[-1]))
@@ -58,12 +89,13 @@ def vowel_figure(run):
            title="Trained synchronization maps (white: unclassified)")
     ax.legend(fontsize=7, ncol=2, loc="upper right")
 
-    ax = axs[1, 1]
+
+def _learning_panel(ax, run) -> None:
     n = run["presentation"].values
+    if not len(n):
+        raise IndexError("no presentation")
     for k in range(N_OSC):
         ax.plot(n, run[f"current_{k + 1}"].values * 1e3, lw=1, label=f"oscillator {k + 1}")
     ax.set(xlabel="Presentation", ylabel="DC current (mA)", title="Learning")
     ax.legend(fontsize=7)
     ax.grid(True, alpha=0.3)
-    fig.suptitle(f"{run.title} ({run.status})")
-    return fig
