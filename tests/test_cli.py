@@ -230,12 +230,12 @@ def test_ctrl_c_aborts_at_checkpoint_shuts_down_and_exits_nonzero(runs):
     tmp, procs = runs
     proc = _held(procs["aborted"])
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate("\n")  # release the hold: the next checkpoint aborts
+    out, err = proc.communicate("\n")  # release the hold: the next command sent (the 6th voltage) aborts
     assert proc.returncode == 130, err
-    assert "abort requested" in err and "aborted: 6 points" in err and "Traceback" not in err
+    assert "abort requested" in err and "aborted: 5 points" in err and "Traceback" not in err
     assert "OUTPUT_ENABLED False" in out
     with open_run(tmp / "aborted.h5") as run:
-        assert run.status == "aborted" and len(run["voltage"].values) == 6
+        assert run.status == "aborted" and len(run["voltage"].values) == 5
 
 
 @pytest.mark.slow
@@ -246,9 +246,9 @@ def test_sigterm_aborts_a_run_started_from_a_script(runs):
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate("\n")
     assert proc.returncode == 0, err
-    assert "OUTPUT_ENABLED False" in out and "STATUS aborted 6" in out and "Traceback" not in err
+    assert "OUTPUT_ENABLED False" in out and "STATUS aborted 5" in out and "Traceback" not in err
     with open_run(tmp / "script.h5") as run:
-        assert run.status == "aborted" and len(run["voltage"].values) == 6
+        assert run.status == "aborted" and len(run["voltage"].values) == 5
 
 
 SCRIPT = shutil.which("labctl", path=str(Path(sys.executable).parent))
