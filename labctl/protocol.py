@@ -53,6 +53,7 @@ from pymeasure.experiment import (
 from labctl.headline import Headline
 from labctl.plan import Planned
 from labctl.schema import Array, Axis, Column, Plot, Sweep, Table
+from labctl.units import UnitsError, fmt_quantity, parse_quantity, takes_prefix
 
 __all__ = [
     "Array", "Axis", "BooleanParameter", "Column", "FloatListParameter", "FloatParameter", "IntegerParameter",
@@ -276,7 +277,9 @@ class Protocol(Procedure):
             spec = self._parameters[name]
             before = spec._value
             try:
-                spec.value = value
+                spec.value = _in_parameter_units(spec, value)
+            except UnitsError as exc:
+                raise ParameterError(f"parameter {name}={value!r}: {exc}; {_describe(spec, None)}") from None
             except (ValueError, TypeError, OverflowError) as exc:
                 raise ParameterError(f"parameter {name}={value!r}: {_describe(spec, exc)}") from None
             if isinstance(spec.value, (float, np.floating)) and not math.isfinite(spec.value):
@@ -476,6 +479,25 @@ def _shielded(shutdown):
     return wrapper
 
 
+def _in_parameter_units(spec: Parameter, value: Any) -> Any:
+    """A quantity typed with units (``"50 uA"``, ``"1500 mV"``, ``"-10 dBm"``, ``"0.1 mW"`` for a power
+    in dBm) as a number in the parameter's units (pint, :mod:`labctl.units`); anything else as given.
+    List parameters read each item the same way (:class:`FloatListParameter`)."""
+    if not isinstance(value, str) or isinstance(spec, FloatListParameter):
+        return value
+    if isinstance(spec, IntegerParameter):
+        text = value.strip()
+        if not text or not text.lstrip("+-")[:1].isdigit() or text.replace(".", "", 1).lstrip("+-").isdigit():
+            return value  # no units: pymeasure's own reading (and its refusal of 2.5)
+        number = parse_quantity(text, spec.units or "")
+        if not float(number).is_integer():
+            raise UnitsError(f"{value} is {number:g} {spec.units or ''}, not a whole number")
+        return int(number)
+    if isinstance(spec, FloatParameter):
+        return parse_quantity(value, spec.units or "")
+    return value
+
+
 def _describe(spec: Parameter, exc: Exception | None) -> str:
     lo, hi = getattr(spec, "minimum", None), getattr(spec, "maximum", None)
     units = getattr(spec, "units", None) or ""
@@ -483,11 +505,11 @@ def _describe(spec: Parameter, exc: Exception | None) -> str:
         return f"must be one of {list(spec.choices)}"
     if isinstance(spec, FloatListParameter):
         kind = "whole numbers" if spec.integer else "numbers"
-        return (f"must be comma-separated {kind} in [{fmt_number(lo)}, {fmt_number(hi)}] {units}".rstrip()
+        return (f"must be comma-separated {kind} in {_bounds(lo, hi, units)}"
                 + (f" ({exc})" if exc is not None and str(exc) else ""))
     if lo is not None and hi is not None:
         kind = "an integer" if isinstance(spec, IntegerParameter) else "a number"
-        return f"must be {kind} in [{fmt_number(lo)}, {fmt_number(hi)}] {units}".rstrip()
+        return f"must be {kind} in {_bounds(lo, hi, units)}"
     if isinstance(spec, BooleanParameter):
         return "must be true or false"
     return str(exc)
@@ -514,7 +536,7 @@ class FloatListParameter(Parameter):
         for item in (i.strip() for i in items):
             if not item:
                 continue
-            x = float(item)  # ValueError: not a number
+            x = parse_quantity(item, self.units or "")  # "20 uA" as well as 2e-05; UnitsError is a ValueError
             if not (math.isfinite(x) and self.minimum <= x <= self.maximum):
                 raise ValueError(f"{item} is outside")
             if self.integer and not x.is_integer():
@@ -523,6 +545,13 @@ class FloatListParameter(Parameter):
         if not numbers and not self.allow_empty:
             raise ValueError("at least one value needed")
         return ", ".join(str(int(x)) if self.integer else repr(x) for x in numbers)
+
+
+def _bounds(lo: float, hi: float, units: str) -> str:
+    """``[5 uA, 500 uA]`` (prefixed where the units take prefixes), ``[-135, 25] dBm`` otherwise."""
+    if takes_prefix(units):
+        return f"[{fmt_quantity(lo, units)}, {fmt_quantity(hi, units)}]"
+    return f"[{fmt_number(lo)}, {fmt_number(hi)}] {units}".rstrip()
 
 
 def fmt_number(x: float) -> str:

@@ -50,7 +50,7 @@ DEAD_STATION = textwrap.dedent(
         (["run", "no_such"], "unknown protocol 'no_such'"),
         (["run", "demo_iv", "-p", "volts=1"], "no parameter 'volts'"),
         (["run", "demo_iv", "-p", "points=many"], "points='many': must be an integer"),
-        (["run", "demo_iv", "-p", "v_stop=999"], "must be a number in [-210, 210] V"),
+        (["run", "demo_iv", "-p", "v_stop=999"], "must be a number in [-210 V, 210 V]"),
         (["run", "demo_iv", "-p", "points"], "-p expects NAME=VALUE"),
         (["run", "demo_iv", "--station", "missing.yaml"], "station file 'missing.yaml' not found"),
         (["run", "demo_iv", "--station", "bad.yaml"], "'resource' is required"),

@@ -61,7 +61,7 @@ def test_declarations_and_pymeasure_columns():
 
 
 def test_parameters_are_validated_with_clear_messages():
-    with pytest.raises(ParameterError, match=r"vread=5: must be a number in \[0, 1\] V"):
+    with pytest.raises(ParameterError, match=r"vread=5: must be a number in \[0 V, 1 V\]"):
         Mapper(vread=5)
     with pytest.raises(ParameterError, match="no parameter 'sise' .did you mean 'size'"):
         Mapper(sise=3)

@@ -99,11 +99,11 @@ def test_a_bench_file_calls_only_emulators_and_says_what_is_wrong_in_one_line(in
 
 # -- bad values: refused when set, for the CLI and scripts alike -------------------------------------
 @pytest.mark.parametrize("protocol, param, message", [
-    ("demo_iv", "v_stop=nan", "must be a number in [-210, 210] V (a finite one)"),
+    ("demo_iv", "v_stop=nan", "must be a number in [-210 V, 210 V] (a finite one)"),
     ("demo_iv", "settle=nan", "(a finite one)"),
-    ("demo_iv", "v_stop=inf", "must be a number in [-210, 210] V"),
+    ("demo_iv", "v_stop=inf", "must be a number in [-210 V, 210 V]"),
     ("rram_endurance", "max_cycles=nan", "(a finite one)"),
-    ("rram_bit_error_rate", "compliances=abc", "must be comma-separated numbers in [5e-06, 0.0005] A"),
+    ("rram_bit_error_rate", "compliances=abc", "must be comma-separated numbers in [5 uA, 500 uA]"),
     ("rram_bit_error_rate", "compliances=20e-6,nan", "nan is outside"),
     ("rram_bit_error_rate", "cycle_points=-5", "-5 is outside"),
     ("rram_bit_error_rate", "cycle_points=inf", "inf is outside"),
