@@ -67,14 +67,14 @@ def _default_out(name: str) -> Path:
 
 
 def _print_params(cls, label: str) -> None:
-    from labctl.protocol import fmt_number as _num
+    from labctl.protocol import bounds_text
 
     print(f"{label}: {cls.title()}")
     for name, spec in cls.parameter_specs().items():
         units = getattr(spec, "units", None) or ""
         bounds = ""
         if getattr(spec, "minimum", None) is not None:
-            bounds = f" in [{_num(spec.minimum)}, {_num(spec.maximum)}]"
+            bounds = f" in {bounds_text(spec.minimum, spec.maximum, units)}"
         elif getattr(spec, "choices", None):
             bounds = f" one of {list(spec.choices)}"
         print(f"  -p {name}={spec.default if spec.default is not None else '?'} {units}".rstrip()
@@ -257,6 +257,8 @@ def cmd_show(args) -> int:
         with _open(args.file, name) as run:
             try:
                 _show(run, args.traceback)
+            except BrokenPipeError:  # `labctl show FILE | head`: the reader left, the file is fine
+                raise
             except _UNREADABLE as exc:
                 raise UsageError(f"{args.file} :: {name}: cannot be read ({_reason(exc)})") from None
     return 0

@@ -505,11 +505,11 @@ def _describe(spec: Parameter, exc: Exception | None) -> str:
         return f"must be one of {list(spec.choices)}"
     if isinstance(spec, FloatListParameter):
         kind = "whole numbers" if spec.integer else "numbers"
-        return (f"must be comma-separated {kind} in {_bounds(lo, hi, units)}"
+        return (f"must be comma-separated {kind} in {bounds_text(lo, hi, units)}"
                 + (f" ({exc})" if exc is not None and str(exc) else ""))
     if lo is not None and hi is not None:
         kind = "an integer" if isinstance(spec, IntegerParameter) else "a number"
-        return f"must be {kind} in {_bounds(lo, hi, units)}"
+        return f"must be {kind} in {bounds_text(lo, hi, units)}"
     if isinstance(spec, BooleanParameter):
         return "must be true or false"
     return str(exc)
@@ -547,7 +547,7 @@ class FloatListParameter(Parameter):
         return ", ".join(str(int(x)) if self.integer else repr(x) for x in numbers)
 
 
-def _bounds(lo: float, hi: float, units: str) -> str:
+def bounds_text(lo: float, hi: float, units: str) -> str:
     """``[5 uA, 500 uA]`` (prefixed where the units take prefixes), ``[-135, 25] dBm`` otherwise."""
     if takes_prefix(units):
         return f"[{fmt_quantity(lo, units)}, {fmt_quantity(hi, units)}]"

@@ -166,3 +166,16 @@ def test_save_figures_keeps_the_sessions_matplotlib_backend(tmp_path):
     out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
                          env=env, check=True).stdout
     assert out.split() == ["svg", "0"]
+
+
+def test_show_into_a_closed_pipe_is_not_an_error(tmp_path, monkeypatch, capsys):
+    """`labctl show FILE | head -1`: the reader left; the file is fine and nothing is reported."""
+    run_protocol("demo_iv", tmp_path / "a.h5", points=3)
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["show", str(tmp_path / "a.h5")]) == 0
+    assert capsys.readouterr().err == ""
