@@ -59,8 +59,9 @@ class DieController(SCPIMixin, Instrument):
     """RRAM die controller: single-device pulses and reads, whole-array operations."""
 
     #: Safe to send again after a dropped connection: forming skips formed devices, a cleared
-    #: energy counter cleared twice is cleared once (see :mod:`labctl.link`).
-    REPEATABLE_COMMANDS = (":ARR:FORM", ":ENER:CLE")
+    #: energy counter cleared twice is cleared once, the per-column references (a binary block,
+    #: so not re-read like a plain setting) written twice hold the same values (see :mod:`labctl.link`).
+    REPEATABLE_COMMANDS = (":ARR:FORM", ":ENER:CLE", ":SENS:REF:COL")
     #: Queries that act: a program-and-verify answers its pulse count.
     NON_REPEATABLE_QUERIES = (":CELL:PROG",)
     #: Units of the controls, for station limits given in other units (see labctl.driver_facts).
