@@ -34,7 +34,9 @@ their files say aborted), waits for them and writes the campaign file; a second 
 
 Worker processes run one task at a time (one thread each; a process lock serializes tasks on workers
 started with more threads): a simulated bench is one object per process, and a run starts from its
-chip as it powers up.
+chip as it powers up. On a cluster of your own, start workers as :func:`local_cluster` does: one
+thread each, the profiler off and glibc's trimming left alone, e.g.
+``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False dask worker tcp://HOST:8786 --nthreads 1 --no-nanny``.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ from labctl.campaign_index import CampaignIndex, RunRecord, open_campaign, write
 from labctl.campaign_spec import CampaignSpec, SpecError, Task, forget_visa_libraries, load_spec
 from labctl.headline import checked_headline
 
-__all__ = ["Campaign", "CampaignError", "SpecError", "execute_task", "run_campaign"]
+__all__ = ["Campaign", "CampaignError", "SpecError", "execute_task", "local_cluster", "run_campaign"]
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +78,14 @@ class CampaignError(RuntimeError):
 
 # -- the task (runs in a worker) ------------------------------------------------------------------
 def execute_task(job: Mapping[str, Any], stop: str | None = None) -> dict[str, Any]:
-    """Run one campaign task (in a dask worker, or anywhere): returns status, message, duration,
-    headline values and the worker. ``stop`` names a ``distributed.Event`` that aborts the run."""
+    """Run one campaign task (in a dask worker, or anywhere): returns status, message, duration
+    (wall s), cpu_time (s of this thread), headline values and the worker. ``stop`` names a
+    ``distributed.Event`` that aborts the run."""
     with _RUN_LOCK:
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), time.thread_time()
         out = _execute(job, stop)
         out.setdefault("duration", time.monotonic() - t0)
+        out.setdefault("cpu_time", time.thread_time() - c0)
         out["worker"] = _worker_name()
         return out
 
@@ -251,8 +255,9 @@ def _plan(spec: CampaignSpec, folder: Path, index_path: Path) -> list[RunRecord]
     if index_path.exists():
         try:
             old = open_campaign(index_path)
-            earlier = {k: (d, w) for k, d, w in zip(old.table["key"], old.table["duration"], old.table["worker"],
-                                                     strict=True)}
+            cpu = old.table.get("cpu_time", [math.nan] * old.n_runs)
+            earlier = {k: (d, c, w) for k, d, c, w in zip(old.table["key"], old.table["duration"], cpu,
+                                                           old.table["worker"], strict=True)}
         except (OSError, ValueError, KeyError):
             earlier = {}
     records = []
@@ -265,7 +270,7 @@ def _plan(spec: CampaignSpec, folder: Path, index_path: Path) -> list[RunRecord]
                     if run.status == "completed":
                         rec.headline = checked_headline(cls.HEADLINES, cls.headline(run))
                         rec.status, rec.message = "completed", ""
-                        rec.duration, rec.worker = earlier.get(task.key, (math.nan, ""))
+                        rec.duration, rec.cpu_time, rec.worker = earlier.get(task.key, (math.nan, math.nan, ""))
             except Exception as exc:  # a damaged or half-written file: run it again
                 log.info("%s: %s; running it again", file, _one_line(exc))
                 rec.headline = {}
@@ -296,7 +301,7 @@ class _Progress:
 def _client(scheduler: str | None, workers: int | None):
     """A dask client: on ``scheduler``, or on a LocalCluster of worker processes on loopback."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise CampaignError(f"campaigns need dask.distributed ({exc})") from None
     if scheduler:
@@ -309,10 +314,7 @@ def _client(scheduler: str | None, workers: int | None):
         finally:
             client.close()
         return
-    n = workers or os.cpu_count() or 1
-    with _sigint_ignored():  # Ctrl-C in the terminal reaches the campaign, not its workers
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR)
+    cluster = local_cluster(workers)
     try:
         client = Client(cluster)
         try:
@@ -321,6 +323,35 @@ def _client(scheduler: str | None, workers: int | None):
             client.close()
     finally:
         cluster.close()
+
+
+#: Worker settings for campaign runs, both of which slow a run's Python- and numpy-heavy work: dask's
+#: statistical profiler samples every thread's stack every 10 ms under the GIL (a campaign has no
+#: dashboard to show it on), and the nanny's default MALLOC_TRIM_THRESHOLD_=65536 makes glibc return
+#: memory to the system at almost every numpy allocation of the physics.
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+
+
+def _worker_environ() -> dict[str, Any]:
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return environ
+
+
+def local_cluster(workers: int | None = None):
+    """A ``distributed.LocalCluster`` for campaigns: ``workers`` processes (default: one per core) of
+    one thread, on loopback (scheduler, workers and its HTTP endpoint on free 127.0.0.1 ports), the
+    profiler off and glibc's default trimming (:data:`WORKER_CONFIG`), SIGINT ignored in the workers (a
+    terminal's Ctrl-C is the campaign's to handle)."""
+    import dask
+    from distributed import LocalCluster
+
+    settings = {**WORKER_CONFIG, "distributed.nanny.pre-spawn-environ": _worker_environ()}
+    with _sigint_ignored(), dask.config.set(settings):
+        return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                            host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
 
 
 @contextmanager
@@ -491,6 +522,7 @@ def _apply(rec: RunRecord, fut) -> None:
     rec.status = res["status"] if res["status"] != "skipped" else "pending"
     rec.message = res.get("message", "")
     rec.duration = float(res.get("duration", math.nan))
+    rec.cpu_time = float(res.get("cpu_time", math.nan))
     rec.headline = res.get("headline", {})
     rec.worker = res.get("worker", "")
 

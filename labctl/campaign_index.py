@@ -7,8 +7,9 @@ Layout::
         title, description, protocol, station, status, start_time, end_time, spec (the YAML as run)
         program                NXcollection  package versions, git commit
         runs                   NXcollection  the table of runs, one field per column, one row per run:
-                               key, status, message, duration (s), file, chip, chip_seed, chip_label,
-                               the grid values, each headline (rates also <name>_successes/_trials)
+                               key, status, message, duration and cpu_time (s), file, worker, chip,
+                               chip_seed, chip_label, the grid values, each headline (rates also
+                               <name>_successes and <name>_trials)
         chips                  NXcollection  seed and label of each chip
         run_entries            NXcollection  <key> -> external link to runs/<key>.h5:/entry
         summary_<headline>     NXdata  over the grid: signal <headline> (mean over chips, or the rate
@@ -54,6 +55,7 @@ class RunRecord:
     status: str = "pending"
     message: str = ""
     duration: float = math.nan
+    cpu_time: float = math.nan
     headline: dict[str, Any] = field(default_factory=dict)
     worker: str = ""
 
@@ -165,6 +167,7 @@ def _write_table(g: h5py.Group, spec: CampaignSpec, records: Sequence[RunRecord]
     _strings(g, "file", [r.task.file for r in records])
     _strings(g, "worker", [r.worker for r in records])
     g.create_dataset("duration", data=np.array([r.duration for r in records], dtype=float)).attrs["units"] = "s"
+    g.create_dataset("cpu_time", data=np.array([r.cpu_time for r in records], dtype=float)).attrs["units"] = "s"
     g.create_dataset("chip", data=np.array([r.task.chip_index for r in records], dtype="i4"))
     g.create_dataset("chip_seed", data=np.array([-1 if r.task.chip.seed is None else r.task.chip.seed
                                                  for r in records], dtype="i8"))

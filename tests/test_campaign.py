@@ -1,6 +1,5 @@
 """Campaigns on a two-worker LocalCluster on loopback (started once for the module), with tiny runs."""
 
-import logging
 import os
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats as sp
 
-from labctl.campaign import run_campaign
+from labctl.campaign import local_cluster, run_campaign
 from labctl.campaign_index import is_campaign_file, open_campaign
 from labctl.cli import main
 from labctl.results import open_run
@@ -44,8 +43,7 @@ def _stepped_station(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None, silence_logs=logging.ERROR)
+    cluster = local_cluster(2)
     c = distributed.Client(cluster)
     yield c
     c.close()
@@ -211,7 +209,7 @@ def test_a_killed_campaign_process_resumes(client, tmp_path):
     spec = {**SPEC, "grid": {"v_stop": [0.4, 0.5, 0.6, 0.7]}}
     script = textwrap.dedent(f"""
         import os, signal
-        from labctl.campaign import run_campaign
+        from labctl.campaign import local_cluster, run_campaign
         seen = []
         def on_record(rec):
             seen.append(rec)
