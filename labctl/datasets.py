@@ -70,11 +70,16 @@ def _all_tokens() -> VowelTokens:
                        group=np.array([n[0] for n in names]), speaker=np.array([int(n[1:3]) for n in names]))
 
 
-def load_hillenbrand(groups=GROUPS, vowels=VOWELS, complete: tuple[int, ...] = ()) -> VowelTokens:
+def load_hillenbrand(groups=GROUPS, vowels=VOWELS, complete: tuple[int, ...] = (),
+                     whole_talkers: bool = False) -> VowelTokens:
     """Hillenbrand et al. (1995) vowel tokens of the given speaker groups and vowels (file order).
 
     complete: formant numbers (1-4) that must have been measurable at the steady state, e.g. (1, 2) for an
     F1-F2 classifier; tokens missing one are dropped.
+    whole_talkers: keep only the talkers who have every one of `vowels` with those formants measured, and
+    drop the others entirely (a talker-split experiment then sees each talker's full vowel set). The
+    women with F1, F2 and F3 measured for /ae ah aw er iy uh uw/ are 37, the talker count of Romera et
+    al. (2018).
     """
     groups, vowels = tuple(groups), tuple(vowels)
     bad = [g for g in groups if g not in GROUPS] + [v for v in vowels if v not in VOWELS]
@@ -83,8 +88,11 @@ def load_hillenbrand(groups=GROUPS, vowels=VOWELS, complete: tuple[int, ...] = (
         raise ValueError(f"unknown group, vowel or formant number: {', '.join(bad)} "
                          f"(groups {GROUPS}, vowels {VOWELS}, formants 1-4)")
     tokens = _all_tokens()
-    group, vowel = tokens.group, tokens.vowel
-    keep = np.isin(group, groups) & np.isin(vowel, vowels)
+    keep = np.isin(tokens.group, groups) & np.isin(tokens.vowel, vowels)
     for n in complete:
         keep &= np.isfinite(tokens.formants[:, n - 1])
+    if whole_talkers:
+        talker = tokens.talker
+        ids, counts = np.unique(talker[keep], return_counts=True)  # one token per talker and vowel
+        keep &= np.isin(talker, ids[counts == len(set(vowels))])
     return tokens.take(keep)

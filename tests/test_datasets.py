@@ -33,6 +33,20 @@ def test_unmeasurable_formants_are_nan_and_can_be_required():
     assert len(women) < 48 * 12 and np.all(np.isfinite(women.formants[:, :2]))
 
 
+def test_whole_talkers_keeps_only_talkers_with_every_vowel_measured():
+    seven = ("ae", "ah", "aw", "er", "iy", "uh", "uw")
+    d = load_hillenbrand(groups=("w",), vowels=seven, complete=(1, 2, 3), whole_talkers=True)
+    talkers = np.unique(d.talker)
+    assert len(d) == 259 and len(talkers) == 37  # the 37 women of Romera et al. (2018)
+    assert talkers[:4].tolist() == ["w01", "w02", "w04", "w05"] and talkers[-1] == "w50"
+    assert np.all(np.isfinite(d.formants[:, :3]))
+    for t in talkers:
+        assert sorted(d.vowel[d.talker == t]) == sorted(seven)
+    # a token-level filter keeps partial talkers: 322 tokens of 48 women
+    partial = load_hillenbrand(groups=("w",), vowels=seven, complete=(1, 2, 3))
+    assert len(partial) == 322 and len(np.unique(partial.talker)) == 48
+
+
 def test_values_match_the_published_statistics():
     iy = load_hillenbrand(groups=("w",), vowels=("iy",))
     # vowdata.ds: iy w F1 mean 437.250 (N 48), F2 mean 2761.313
