@@ -88,6 +88,16 @@ class RFLine(Protocol):
 
 
 @runtime_checkable
+class SwitchBank(Protocol):
+    """Relays a switch driver throws, one per driver output: the sections of step attenuators and
+    coaxial switches (an HP 11713A's outputs 1-9 and 0)."""
+
+    def set_position(self, output: int, position: str) -> None:
+        """Drive output ``output`` (0-9) to position ``"A"`` or ``"B"``."""
+        ...
+
+
+@runtime_checkable
 class MemoryDie(Protocol):
     """An in-memory-computing RRAM die as its controller board drives it
     (`labctl.sim_backends.physics.rram_die.RRAMDie`): device addressing, pulses, program-and-verify,
@@ -125,7 +135,7 @@ class MemoryDie(Protocol):
 
 
 #: Every interface a part may offer, in the order a bench lists them.
-INTERFACES: tuple[type, ...] = (Terminal, Magnet, SpectrumSource, RFLine, MemoryDie)
+INTERFACES: tuple[type, ...] = (Terminal, Magnet, SpectrumSource, RFLine, SwitchBank, MemoryDie)
 
 
 def kinds(part: object) -> list[str]:

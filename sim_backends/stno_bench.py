@@ -7,9 +7,15 @@ now on the bench clock, and the tones the generators send down the strip line; t
 oscillators carries from one trace to the next (a new trace first lets them relax to the new settings).
 
 Parts (`labctl.sim_backends.interfaces`): ``pillar1`` ... ``pillarN`` (Terminal), ``magnet`` (Magnet),
-``strip_line`` (RFLine), ``rf_output`` (SpectrumSource). The bench file describes the sample: ``device``
-(fields of `VortexMTJ`: the nominal pillar), ``spread`` (fields of `DeviceSpread`: relative
-device-to-device scatter), ``magnet`` (of `Electromagnet`), ``strip_line`` (of `StripLine`).
+``strip_line`` (RFLine), ``rf_output`` (SpectrumSource), ``coupling_loop`` (SwitchBank: the relays of the
+amplified loop from the chip's output back into the strip line, `labctl.sim_backends.coupling_loop`).
+The bench file describes the sample: ``device`` (fields of `VortexMTJ`: the nominal pillar), ``spread``
+(fields of `DeviceSpread`: relative device-to-device scatter), ``magnet`` (of `Electromagnet`),
+``strip_line`` (of `StripLine`), ``coupling_loop`` (amplifier_gain, losses, phase of `CouplingLoop`).
+
+``coupled: false`` switches off every path by which the oscillators feel each other's and their own
+microwave current (through the pillars in series and through the loop): an idealization for comparison
+runs, which no series chip allows (its pillars share one current). The analyzer still sees the emission.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from labctl.sim_backends.bench import Bench, TwoTerminalDevice, build
+from labctl.sim_backends.coupling_loop import CouplingLoop
 from labctl.sim_backends.interfaces import ToneSource
 from labctl.sim_backends.physics.magnet import Electromagnet
 from labctl.sim_backends.physics.spectrum import (
@@ -116,7 +123,8 @@ class STNOBench(Bench):
     def __init__(self, seed: int = 0, n_oscillators: int = 4, device: Params | VortexMTJ = None,
                  spread: Params | DeviceSpread = None, magnet: Params = None,
                  strip_line: Params | StripLine = None, load_resistance: float = 50.0,
-                 realizations: int = 4, danl_dbm_per_hz: float = -150.0):
+                 realizations: int = 4, danl_dbm_per_hz: float = -150.0, coupling_loop: Params = None,
+                 coupled: bool = True):
         super().__init__(seed)
         self.nominal = build(VortexMTJ, device, "STNO bench parameter 'device'")
         self.spread = build(DeviceSpread, spread, "STNO bench parameter 'spread'")
@@ -124,6 +132,11 @@ class STNOBench(Bench):
         self.currents = np.zeros(int(n_oscillators))
         self.magnet = build(Electromagnet, magnet, "STNO bench parameter 'magnet'", clock=self.clock)
         self.strip_line = StripLineFeed(build(StripLine, strip_line, "STNO bench parameter 'strip_line'"))
+        self.coupling_loop = build(CouplingLoop, coupling_loop, "STNO bench parameter 'coupling_loop'",
+                                   strip_line=self.strip_line.line)
+        if not isinstance(coupled, bool):
+            raise ValueError(f"STNO bench parameter 'coupled' must be true or false, not {coupled!r}")
+        self.coupled = coupled
         self.load_resistance = load_resistance
         self.realizations = int(realizations)
         self.danl = danl_dbm_per_hz
@@ -142,7 +155,8 @@ class STNOBench(Bench):
                 "device_spread": {k: (v, "1") for k, v in asdict(self.spread).items()},  # relative std
                 "magnet": {"field_per_amp": (self.magnet.field_per_amp, "T/A"),
                            "inductance": (self.magnet.inductance, "H"),
-                           "resistance": (self.magnet.resistance, "ohm"), "remanence": (self.magnet.remanence, "T")}}
+                           "resistance": (self.magnet.resistance, "ohm"), "remanence": (self.magnet.remanence, "T")},
+                "coupled": self.coupled, "coupling_loop": self.coupling_loop.snapshot()}
 
     def spectrum(self, settings: AnalyzerSettings) -> np.ndarray:
         """One displayed trace (dBm) for the analyzer's settings, from the oscillators' dynamics now.
@@ -166,7 +180,8 @@ class STNOBench(Bench):
         rows = min(self.realizations * settings.averages, 64)
         devices = VortexMTJ(**{k: np.asarray(v)[active] for k, v in vars(self.chip).items()})
         idle = float(np.sum(np.delete(self.chip.mean_resistance(), active)))
-        circuit = SeriesCircuit(load_resistance=self.load_resistance, series_resistance=idle)
+        circuit = SeriesCircuit(load_resistance=self.load_resistance, series_resistance=idle,
+                                coupled=self.coupled, loop=self.coupling_loop.feedback())
         currents = np.broadcast_to(self.currents[active], (rows, active.size))
         field = self.magnet.field()
         drive = self.strip_line.drive(rows)
