@@ -2,28 +2,36 @@
 
 The experiment of the paper's Figs. 3-4, on the station's chip of four vortex STNOs in series:
 
-* Data: the first two formants (F1, F2, steady state) of seven vowels spoken by the women of Hillenbrand et
-  al., J. Acoust. Soc. Am. 97, 3099 (1995) (`labctl.datasets`), split by talker into training and test
-  halves. Romera et al. use women's tokens of seven Hillenbrand vowels; the exact seven are our choice:
-  /ae/ "had", /ah/ "hod", /aw/ "hawed", /er/ "heard", /iy/ "heed", /uh/ "hud", /uw/ "who'd" (vowels that
-  span the F1-F2 plane).
-* Encoding (paper, Fig. 1): F1 and F2 are mapped linearly onto the oscillators' band and sent as two
-  microwave tones f_A (generator rf_a) and f_B (generator rf_b) through the strip line:
-  f_A = band_low + (F1 - f1_low) / (f1_high - f1_low) (band_high - band_low), f_B likewise from F2.
-  The default formant ranges were fitted on the training talkers of the default split only.
+* Data (:mod:`labctl.protocols._stno.vowel_data`): the first two formants (F1, F2, steady state) of seven
+  vowels spoken by the 37 women of Hillenbrand et al., J. Acoust. Soc. Am. 97, 3099 (1995) who have F1, F2
+  and F3 measured for all seven, split by talker into training and test halves (seeded). Romera et al. use
+  37 women and seven Hillenbrand vowels; the exact seven are our choice: /ae/ "had", /ah/ "hod", /aw/
+  "hawed", /er/ "heard", /iy/ "heed", /uh/ "hud", /uw/ "who'd" (vowels that span the F1-F2 plane).
+* Encoding (paper, Fig. 1): F1 and F2 are mapped linearly onto two input bands and sent as two microwave
+  tones f_A (generator rf_a) and f_B (generator rf_b) through the strip line. The formant ranges are those
+  of the training talkers (nothing about the test talkers enters the encoding).
+* Design (:mod:`labctl.protocols._stno.vowel_design`): where the oscillators start and which
+  synchronization map stands for which vowel, fitted on the training tokens with an idealized picture of
+  the chip; learning then works on the real one.
+* Coupling: the oscillators are in series, so each one's microwave current flows through the others; an
+  amplified loop (station role ``loop``: step attenuators and a switch thrown by an HP 11713A) sends part
+  of the chip's output back into the strip line, so that every oscillator also feels the others' emission
+  as a field (Singh et al., Phys. Rev. Applied 10, 024001 (2018)). Its attenuation and state are
+  parameters.
 * Output (paper, Fig. 3): the synchronization map, which oscillator is locked to which input, read from
   one spectrum, and the vowel whose target map is nearest (:mod:`labctl.protocols._stno.vowel_readout`).
 * Learning: after each training vowel the oscillators' dc currents move by the measured frequency
   differences to the inputs they should, or should not, lock to (:mod:`labctl.protocols._stno.vowel_learning`),
   from a frequency-vs-current calibration of each oscillator taken at startup.
 
-Each epoch presents the training set in a new seeded order (learning on; a vowel is classified before
-its update, so the training rate is counted while learning), then the test set (learning off); epoch 0
-measures both before any learning. The file holds every presentation (vowel, decision,
-map, currents), the accuracy per epoch, the test confusion matrices, the target maps, the calibration,
-the final test spectra, and the trained network's classification over a grid of the (f_A, f_B) plane
-(its synchronization maps). Romera et al. report 89 % (train) and 88 % (test); `benchmarks/bench_stno_vowels.py`
-measures this protocol's rates.
+Epoch 0 presents the training and the test set before any learning. Each epoch then presents the
+training set in a new seeded order (learning on; a vowel is classified before its update, so the
+training rate is counted while learning); the test set is presented (learning off) after the last epoch
+(after every epoch with ``test_every_epoch``). The file holds every presentation (vowel, decision, map,
+currents), the accuracy per epoch, the test confusion matrices, the encoding, the design, the
+calibration, the final test spectra, and the trained network's classification over a grid of the (f_A,
+f_B) plane, measured with the coupling loop closed and open (its synchronization regions).
+Romera et al. report 89 % (train) and 88 % (test).
 """
 
 from __future__ import annotations
@@ -32,11 +40,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labctl.datasets import load_hillenbrand
 from labctl.headline import Headline, Rate
 from labctl.protocol import (
     Array,
     Axis,
+    BooleanParameter,
     Column,
     FloatParameter,
     IntegerParameter,
@@ -48,9 +56,13 @@ from labctl.protocol import (
 )
 from labctl.protocols._stno.base import STNOSpectra
 from labctl.protocols._stno.spectra import peak
+from labctl.protocols._stno.vowel_data import fit_encoding, talker_split, vowel_tokens
+from labctl.protocols._stno.vowel_design import fit_design
 from labctl.protocols._stno.vowel_figure import vowel_figure
-from labctl.protocols._stno.vowel_learning import Calibration, epoch_rate, initial_currents, next_currents
-from labctl.protocols._stno.vowel_readout import N_OSC, VOWELS, classify, map_code, read_spectrum, target_maps
+from labctl.protocols._stno.vowel_learning import Calibration, currents_for, epoch_rate, next_currents
+from labctl.protocols._stno.vowel_readout import N_OSC, VOWELS, classify, map_code, read_spectrum
+
+N_TALKERS = 37
 
 
 @dataclass
@@ -59,9 +71,10 @@ class VowelRun:
 
     calibration: Calibration
     currents: np.ndarray  # A, one per oscillator: what learning moves
-    total: int  # presentations and plane-grid points in the whole run (progress)
+    total: int  # traces in the whole run after the calibration (progress)
     rate: float = 0.0  # eta of the current epoch
     presentation: int = 0  # presentations so far
+    traces: int = 0  # traces taken after the calibration (presentations and plane-grid points)
 
 
 class VowelRecognition(STNOSpectra):
@@ -94,7 +107,7 @@ class VowelRecognition(STNOSpectra):
 
     # learning keeps every current within [i_min, i_max] (calibration sweeps it); both tones at rf_power
     SETPOINTS = {**{f"smu{k}.source_current": ("i_min", "i_max") for k in range(1, 5)},
-                 "rf_a.power": "rf_power", "rf_b.power": "rf_power"}
+                 "rf_a.power": "rf_power", "rf_b.power": "rf_power", "loop.total_attenuation": "loop_attenuation"}
 
     smu1 = Role("source-measure unit biasing oscillator 1")
     smu2 = Role("source-measure unit biasing oscillator 2")
@@ -102,6 +115,7 @@ class VowelRecognition(STNOSpectra):
     smu4 = Role("source-measure unit biasing oscillator 4")
     rf_a = Role("microwave generator of input A (F1) on the strip line")
     rf_b = Role("microwave generator of input B (F2) on the strip line")
+    loop = Role("switch driver of the coupling loop's step attenuators and switch (HP 11713A)")
 
     f_start = FloatParameter("Analyzer start frequency", units="Hz", default=300e6, minimum=1e6, maximum=26e9)
     f_stop = FloatParameter("Analyzer stop frequency", units="Hz", default=385e6, minimum=1e6, maximum=26.5e9)
@@ -109,15 +123,18 @@ class VowelRecognition(STNOSpectra):
     settle = FloatParameter("Settling time per presentation", units="s", default=1e-3, minimum=0, maximum=60)
 
     epochs = IntegerParameter("Training epochs", default=8, minimum=0, maximum=1000)
-    speakers = IntegerParameter("Talkers used (seeded draw among the 48 women)", default=48, minimum=2,
-                                maximum=48)
+    test_every_epoch = BooleanParameter("Present the test set after every epoch (else after epochs 0 and "
+                                        "the last)", default=False)
+    speakers = IntegerParameter(f"Talkers used (seeded draw among the {N_TALKERS} women)", default=N_TALKERS,
+                                minimum=2, maximum=N_TALKERS)
     train_fraction = FloatParameter("Fraction of talkers in the training set", default=0.5, minimum=0.1,
                                     maximum=0.9)
-    seed = IntegerParameter("Seed of the talker split and presentation order", default=0, minimum=0)
+    seed = IntegerParameter("Seed of the talker split, the design fit and the presentation order", default=0,
+                            minimum=0)
     rf_power = FloatParameter("Power of each input tone", units="dBm", default=-10.0, minimum=-60, maximum=10)
     learning_rate = FloatParameter("Learning rate eta (fraction of the frequency gap)", default=0.6,
                                    minimum=0.0, maximum=1.0)
-    decay = FloatParameter("Learning-rate decay exponent (eta = learning_rate / epoch^decay)", default=2.0,
+    decay = FloatParameter("Learning-rate decay exponent (eta = learning_rate / epoch^decay)", default=1.0,
                            minimum=0.0, maximum=4.0)
     lock_range = FloatParameter("Distance a wrongly locked oscillator is pushed to", units="Hz", default=15e6,
                                 minimum=0.0, maximum=50e6)
@@ -125,22 +142,33 @@ class VowelRecognition(STNOSpectra):
                                     minimum=1e3, maximum=5e6)
     separation = FloatParameter("Peaks closer than this count as one", units="Hz", default=1.5e6, minimum=1e3,
                                 maximum=20e6)
-    i_init = FloatParameter("Initial current of every oscillator (0 = spread evenly over the band)",
+    i_init = FloatParameter("Initial current of every oscillator (0 = the fitted design's placement)",
                             units="A", default=0.0, minimum=0, maximum=0.1)
     i_min = FloatParameter("Lowest current learning may set", units="A", default=4.8e-3, minimum=0,
                            maximum=0.1)
     i_max = FloatParameter("Highest current learning may set", units="A", default=9.8e-3, minimum=0,
                            maximum=0.1)
     cal_points = IntegerParameter("Calibration currents per oscillator", default=6, minimum=3, maximum=101)
-    band_low = FloatParameter("Frequency of the lowest formant value", units="Hz", default=315e6, minimum=1e6,
-                              maximum=26e9)
-    band_high = FloatParameter("Frequency of the highest formant value", units="Hz", default=370e6,
-                               minimum=1e6, maximum=26e9)
-    f1_low = FloatParameter("F1 sent at band_low", units="Hz", default=225.0, minimum=0, maximum=5000)
-    f1_high = FloatParameter("F1 sent at band_high", units="Hz", default=1290.0, minimum=0, maximum=5000)
-    f2_low = FloatParameter("F2 sent at band_low", units="Hz", default=968.0, minimum=0, maximum=5000)
-    f2_high = FloatParameter("F2 sent at band_high", units="Hz", default=2893.0, minimum=0, maximum=5000)
-    map_points = IntegerParameter("Grid points per axis of the final synchronization map", default=21,
+    band_low = FloatParameter("Lowest free-running frequency the design places an oscillator at", units="Hz",
+                              default=315e6, minimum=1e6, maximum=26e9)
+    band_high = FloatParameter("Highest free-running frequency the design places an oscillator at",
+                               units="Hz", default=370e6, minimum=1e6, maximum=26e9)
+    a_low = FloatParameter("Input A frequency of the training talkers' lowest F1", units="Hz", default=320.5e6,
+                           minimum=1e6, maximum=26e9)
+    a_high = FloatParameter("Input A frequency of the training talkers' highest F1", units="Hz",
+                            default=363.2e6, minimum=1e6, maximum=26e9)
+    b_low = FloatParameter("Input B frequency of the training talkers' lowest F2", units="Hz", default=309.6e6,
+                           minimum=1e6, maximum=26e9)
+    b_high = FloatParameter("Input B frequency of the training talkers' highest F2", units="Hz",
+                            default=374.4e6, minimum=1e6, maximum=26e9)
+    range_margin = FloatParameter("Formant range widened by this fraction of itself on each side", default=0.0,
+                                  minimum=0.0, maximum=1.0)
+    design_halfwidth = FloatParameter("Locking half-width the design fit assumes", units="Hz", default=6e6,
+                                      minimum=0.1e6, maximum=50e6)
+    loop_attenuation = IntegerParameter("Step attenuation in the coupling loop", units="dB", default=5,
+                                        minimum=0, maximum=121)
+    loop_closed = BooleanParameter("Coupling loop closed while learning and testing", default=True)
+    map_points = IntegerParameter("Grid points per axis of the final synchronization maps", default=11,
                                   minimum=2, maximum=201)
 
     # -- parameters and data --------------------------------------------------------------------
@@ -149,18 +177,36 @@ class VowelRecognition(STNOSpectra):
         problems = []
         if not (self.i_min < self.i_max and (self.i_init == 0 or self.i_min <= self.i_init <= self.i_max)):
             problems.append("need i_min < i_max and i_init = 0 or within [i_min, i_max]")
-        if not (self.band_low < self.band_high and self.f_start < self.band_low
-                and self.band_high < self.f_stop):
-            problems.append("need f_start < band_low < band_high < f_stop")
-        if self.f1_low == self.f1_high or self.f2_low == self.f2_high:
-            problems.append("formant ranges must not be empty")
+        if not self.band_low < self.band_high:
+            problems.append("need band_low < band_high")
+        low, high = self.plane()
+        if not (self.f_start < min(low, self.band_low) and max(high, self.band_high) < self.f_stop):
+            problems.append("the input bands and the design band must lie within f_start < ... < f_stop")
+        if self.a_low == self.a_high or self.b_low == self.b_high:
+            problems.append("input bands must not be empty")
         if problems:
             raise ParameterError("; ".join(problems))
 
+    def plane(self) -> tuple[float, float]:
+        """The span of both input bands: the (f_A, f_B) plane the final maps cover."""
+        ends = (self.a_low, self.a_high, self.b_low, self.b_high)
+        return min(ends), max(ends)
+
+    def tested_epochs(self) -> list[int]:
+        return list(range(self.epochs + 1)) if self.test_every_epoch else sorted({0, self.epochs})
+
     def startup(self):
         super().startup()
+        self.loop.loop_closed = False
+        self.loop.total_attenuation = self.loop_attenuation  # the station's limit applies here, before any trace
         for rf in (self.rf_a, self.rf_b):
             rf.power = self.rf_power  # the station's power limit applies here, before any measurement
+
+    def shutdown(self):
+        try:
+            self.loop.loop_closed = False
+        finally:
+            super().shutdown()
 
     def scan(self):
         return (Sweep("presentation"),)  # a log: one point per vowel presented
@@ -178,63 +224,56 @@ class VowelRecognition(STNOSpectra):
 
     def arrays(self):
         n_v = len(VOWELS)
-        epoch = Column("epoch", "", "Epoch")
-        last_epoch = (Sweep("epoch", (self.epochs,)),)
+        plane = (Axis("grid_f_a", "Hz", "Input A frequency"), Axis("grid_f_b", "Hz", "Input B frequency"))
+        loop_states = (Sweep("loop_closed", (1, 0)),)
+        loop_index = (Column("loop_closed", "", "Coupling loop closed (1) or open (0)"),)
         return (
             Array("calibration", (self.cal_points,), "Hz", "Free-running frequency",
                   axes=(Axis("calibration_current", "A", "DC current"),),
                   index=(Column("oscillator", "", "Oscillator"),),
                   grid=(Sweep("oscillator", range(1, N_OSC + 1)),)),
+            Array("formant_range", (2, 2), "Hz", "Formant range of the training talkers, sent at the band ends",
+                  axes=(Axis("formant", "", "Formant (1: F1 -> f_A, 2: F2 -> f_B)"),
+                        Axis("end", "", "Low (0) and high (1) end")), grid=()),
+            Array("design_frequency", (N_OSC,), "Hz", "Free-running frequency the design starts each "
+                  "oscillator at", axes=(Axis("design_oscillator", "", "Oscillator"),), grid=()),
             Array("target_map", (N_OSC, 2), "", "Target synchronization map",
                   axes=(Axis("oscillator", "", "Oscillator"), Axis("input", "", "Input (0: A, 1: B)")),
                   index=(Column("target_vowel", "", "Vowel"),),
                   grid=(Sweep("target_vowel", range(n_v)),)),
             Array("confusion", (n_v, n_v + 1), "", "Test confusion matrix (last column: unclassified)",
                   axes=(Axis("true_vowel", "", "True vowel"), Axis("predicted_vowel", "", "Classified vowel")),
-                  index=(epoch,), grid=self.epochs_scan()),
+                  index=(Column("epoch", "", "Epoch"),), grid=(Sweep("epoch", self.tested_epochs()),)),
             Array("spectrum", (self.points,), "dBm", "Power spectrum (final test pass)",
                   axes=(Axis("frequency", "Hz", "Frequency"),), index=(Column("token", "", "Token"),)),
             Array("sync_map", (self.map_points, self.map_points), "", "Classified vowel over the input plane",
-                  axes=(Axis("grid_f_a", "Hz", "Input A frequency"), Axis("grid_f_b", "Hz", "Input B frequency")),
-                  index=(epoch,), grid=last_epoch),
+                  axes=plane, index=loop_index, grid=loop_states),
             Array("sync_code_map", (self.map_points, self.map_points), "", "Synchronization map code",
-                  axes=(Axis("grid_f_a", "Hz", "Input A frequency"), Axis("grid_f_b", "Hz", "Input B frequency")),
-                  index=(epoch,), grid=last_epoch),
+                  axes=plane, index=loop_index, grid=loop_states),
         )
-
-    def encode(self, formants: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(f_A, f_B) in Hz for (N, 2) formants F1, F2 in Hz: the linear maps onto the band."""
-        span = self.band_high - self.band_low
-        f_a = self.band_low + (formants[:, 0] - self.f1_low) / (self.f1_high - self.f1_low) * span
-        f_b = self.band_low + (formants[:, 1] - self.f2_low) / (self.f2_high - self.f2_low) * span
-        return f_a, f_b
-
-    def split(self):
-        """Tokens, vowel indices and the train/test index arrays (split by talker, seeded)."""
-        tokens = load_hillenbrand(groups=("w",), vowels=VOWELS, complete=(1, 2))
-        rng = np.random.default_rng(self.seed)
-        talkers = np.unique(tokens.talker)
-        chosen = rng.permutation(talkers)[:self.speakers]
-        n_train = max(1, min(len(chosen) - 1, int(round(self.train_fraction * len(chosen)))))
-        index = np.arange(len(tokens))
-        train = index[np.isin(tokens.talker, chosen[:n_train])]
-        test = index[np.isin(tokens.talker, chosen[n_train:])]
-        labels = np.array([VOWELS.index(v) for v in tokens.vowel])
-        return tokens, labels, train, test
 
     # -- the experiment -----------------------------------------------------------------------------
     def sweep(self):
-        tokens, labels, train, test = self.split()
-        f_a, f_b = self.encode(tokens.formants[:, :2])
-        targets = target_maps()
+        tokens, labels = vowel_tokens()
+        train, test = talker_split(tokens.talker, self.seed, self.train_fraction, self.speakers)
+        encoding = fit_encoding(tokens.formants[train], (self.a_low, self.a_high), (self.b_low, self.b_high),
+                                self.range_margin)
+        f_a, f_b = encoding.encode(tokens.formants)
+        placement, targets, _ = fit_design(f_a[train], f_b[train], labels[train], (self.band_low, self.band_high),
+                                           self.design_halfwidth, self.seed)
+        self.emit_array("formant_range", np.array([encoding.f1, encoding.f2]))
+        self.emit_array("design_frequency", placement)
         for v, m in enumerate(targets):
             self.emit_array("target_map", m.astype(float), target_vowel=v)
         self.go_to_field(self.field)
         calibration = self.calibrate()
-        run = VowelRun(calibration, initial_currents(calibration, (self.band_low, self.band_high), self.i_min,
-                                                     self.i_max, self.i_init),
-                       total=(self.epochs + 1) * (len(train) + len(test)) + self.map_points**2)
+        tested = self.tested_epochs()
+        total = (self.epochs + 1) * len(train) + len(tested) * len(test) + 2 * self.map_points**2
+        currents = (np.full(N_OSC, self.i_init) if self.i_init
+                    else currents_for(calibration, placement, self.i_min, self.i_max))
+        run = VowelRun(calibration, currents, total)
         self.apply_currents(run.currents)
+        self.loop.loop_closed = self.loop_closed
         for rf in (self.rf_a, self.rf_b):
             rf.enable()
         rng = np.random.default_rng(self.seed)
@@ -242,12 +281,17 @@ class VowelRecognition(STNOSpectra):
             order = rng.permutation(train)
             run.rate = epoch_rate(self.learning_rate, self.decay, epoch)
             acc_train = self.present(run, order, epoch, f_a, f_b, labels, targets, learn=epoch > 0)[0]
-            acc_test, confusion = self.present(run, test, epoch, f_a, f_b, labels, targets, learn=False,
-                                               is_test=True, keep_spectra=epoch == self.epochs)
+            acc_test, n_test = float("nan"), 0
+            if epoch in tested:
+                acc_test, confusion = self.present(run, test, epoch, f_a, f_b, labels, targets, learn=False,
+                                                   is_test=True, keep_spectra=epoch == self.epochs)
+                n_test = len(test)
+                self.emit_array("confusion", confusion, epoch=epoch)
             self.emit_row("accuracy", epoch=epoch, train_accuracy=acc_train, test_accuracy=acc_test,
-                          train_tokens=len(order), test_tokens=len(test))
-            self.emit_array("confusion", confusion, epoch=epoch)
-        self.scan_plane(run, self.epochs, targets)
+                          train_tokens=len(order), test_tokens=n_test)
+        for closed in (True, False):
+            self.loop.loop_closed = closed
+            self.scan_plane(run, closed, targets)
         for rf in (self.rf_a, self.rf_b):
             rf.disable()
 
@@ -278,6 +322,7 @@ class VowelRecognition(STNOSpectra):
         self.rf_b.frequency = f_b
         self.wait(self.settle)
         trace = self.analyzer.trace()
+        run.traces += 1
         sync, freqs = read_spectrum(self.frequencies, trace, f_a, f_b, run.calibration.frequency(run.currents),
                                     self.separation, self.lock_tolerance, match=2 * self.lock_range)
         return sync, freqs, trace
@@ -304,17 +349,16 @@ class VowelRecognition(STNOSpectra):
                 if np.any(new != run.currents):
                     run.currents = new
                     self.apply_currents(new)
-            self.progress(run.presentation, run.total)
+            self.progress(run.traces, run.total)
         n = max(len(order), 1)
         return float(np.trace(confusion[:, :len(VOWELS)]) / n), confusion
 
-    def scan_plane(self, run: VowelRun, epoch, targets):
+    def scan_plane(self, run: VowelRun, closed: bool, targets):
         """The trained network's synchronization maps over a grid of the (f_A, f_B) plane."""
-        grid = np.linspace(self.band_low, self.band_high, self.map_points)
-        self.set_axis("sync_map", "grid_f_a", grid)
-        self.set_axis("sync_map", "grid_f_b", grid)
-        self.set_axis("sync_code_map", "grid_f_a", grid)
-        self.set_axis("sync_code_map", "grid_f_b", grid)
+        grid = np.linspace(*self.plane(), self.map_points)
+        for name in ("sync_map", "sync_code_map"):
+            self.set_axis(name, "grid_f_a", grid)
+            self.set_axis(name, "grid_f_b", grid)
         classes = np.empty((self.map_points, self.map_points))
         codes = np.empty_like(classes)
         for i, fa in enumerate(grid):
@@ -322,9 +366,9 @@ class VowelRecognition(STNOSpectra):
                 sync = self.measure_map(run, fa, fb)[0]
                 classes[i, j], codes[i, j] = classify(sync, targets), map_code(sync)
                 self.checkpoint()
-            self.progress(run.presentation + (i + 1) * self.map_points, run.total)
-        self.emit_array("sync_map", classes, epoch=epoch)
-        self.emit_array("sync_code_map", codes, epoch=epoch)
+            self.progress(run.traces, run.total)
+        self.emit_array("sync_map", classes, loop_closed=int(closed))
+        self.emit_array("sync_code_map", codes, loop_closed=int(closed))
 
     @classmethod
     def headline(cls, run):

@@ -4,8 +4,8 @@ no instruments: the protocol measures, these functions decide the next currents.
 
 * Calibration: each oscillator's free-running frequency versus its dc current, a quadratic fit of peaks
   measured with the oscillator alone; it gives f_k(I) and df_k/dI.
-* Initial placement: the currents that put the free-running frequencies at the centres of four equal
-  slices of the input band, or one given current for all.
+* Initial placement: the currents that put the free-running frequencies where the design wants them
+  (:mod:`labctl.protocols._stno.vowel_design`), from the calibration.
 * Learning rule: an oscillator that should be locked to an input but is not moves toward it,
   dI_k = eta (f_in - f_k) / (df_k/dI); one locked to an input it should not follow moves away until it is
   `lock_range` from it, dI_k = -eta sign(f_in - f_k) (lock_range - |f_in - f_k|) / (df_k/dI).
@@ -38,17 +38,13 @@ class Calibration:
         return np.maximum(s, 1e9)
 
 
-def initial_currents(calibration: Calibration, band: tuple[float, float], i_min: float, i_max: float,
-                     i_init: float = 0.0) -> np.ndarray:
-    """All at `i_init`, or (`i_init` = 0) the currents within [i_min, i_max] that put the free-running
-    frequencies at the centres of four equal slices of `band` (Hz), from the calibration."""
-    if i_init:
-        return np.full(N_OSC, i_init)
-    low, high = band
-    wanted = low + (np.arange(N_OSC) + 0.5) / N_OSC * (high - low)
+def currents_for(calibration: Calibration, frequencies, i_min: float, i_max: float) -> np.ndarray:
+    """The currents within [i_min, i_max] that put the free-running frequencies at `frequencies` (4,) Hz,
+    from the calibration (the nearest end where a frequency is out of reach)."""
     grid = np.linspace(i_min, i_max, 512)
     freqs = calibration.frequency(np.broadcast_to(grid, (N_OSC, len(grid))))
-    return np.array([np.interp(w, np.maximum.accumulate(f), grid) for w, f in zip(wanted, freqs, strict=True)])
+    return np.array([np.interp(w, np.maximum.accumulate(f), grid)
+                     for w, f in zip(np.asarray(frequencies, float), freqs, strict=True)])
 
 
 def epoch_rate(learning_rate: float, decay: float, epoch: int) -> float:

@@ -13,11 +13,7 @@ they stand for (Romera et al., Nature 563, 230 (2018), Fig. 3). Pure numpy, no i
   exactly on an input), whereas an oscillator at the edge of its locking range slips in and out of lock
   with thermal noise, so a missing lock is the weaker evidence. A tie left after that is "unclassified".
 * Target maps: each vowel has one oscillator (or none) that must lock to f_A and one (or none) that must
-  lock to f_B (`TARGETS`). The pairs are our choice, not the paper's, made for the protocol's default
-  encoding: with one frequency axis shared by both inputs, each oscillator's locking band is one cell on
-  both axes of the (f_A, f_B) plane, and these seven pairs are the grid placement that classifies the most
-  training tokens for locking half-widths near 6 MHz (oscillators near 318, 342, 354 and 368 MHz). Learning
-  has to find the placement from its own measurements.
+  lock to f_B; which ones is fitted on the training tokens (:mod:`labctl.protocols._stno.vowel_design`).
 """
 
 from __future__ import annotations
@@ -30,29 +26,14 @@ from labctl.protocols._stno.spectra import separate_peaks
 
 VOWELS = ("ae", "ah", "aw", "er", "iy", "uh", "uw")
 N_OSC = 4
-NONE = -1
-#: vowel -> (oscillator locked to f_A, oscillator locked to f_B), 0-3 = smu1-smu4; NONE: no oscillator locked
-TARGETS = {"ae": (1, 2), "ah": (2, NONE), "aw": (1, 0), "er": (NONE, NONE), "iy": (NONE, 3),
-           "uh": (1, NONE), "uw": (NONE, 0)}
 UNCLASSIFIED = -1
 _STATES = np.array(list(itertools.product((0, 1, 2), repeat=N_OSC)))  # per oscillator: 0 free, 1 A, 2 B
 
 
-def target_maps() -> np.ndarray:
-    """(7, 4, 2) bool: target synchronization map of each vowel (oscillator x input A/B)."""
-    maps = np.zeros((len(VOWELS), N_OSC, 2), bool)
-    for v, name in enumerate(VOWELS):
-        for j, k in enumerate(TARGETS[name]):
-            if k != NONE:
-                maps[v, k, j] = True
-    return maps
-
-
-def classify(sync_map: np.ndarray, targets: np.ndarray | None = None) -> int:
-    """Index of the vowel whose target map is nearest the measured one (Hamming distance); among equally
-    near ones, the one whose target holds more of the measured locks (fewer extra locks); UNCLASSIFIED if
-    that still ties."""
-    targets = target_maps() if targets is None else targets
+def classify(sync_map: np.ndarray, targets: np.ndarray) -> int:
+    """Index of the vowel whose target map (`targets`: (7, 4, 2) bool) is nearest the measured one
+    (Hamming distance); among equally near ones, the one whose target holds more of the measured locks
+    (fewer extra locks); UNCLASSIFIED if that still ties."""
     m = np.asarray(sync_map, bool)[None]
     extra = np.sum(m & ~targets, axis=(1, 2))
     score = (2 * N_OSC + 1) * np.sum(targets != m, axis=(1, 2)) + extra  # Hamming first; extra locks break ties
