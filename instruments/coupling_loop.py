@@ -20,6 +20,7 @@ class CouplingLoopDriver(HP11713A):
 
     ATTENUATOR_X = Attenuator_11dB
     ATTENUATOR_Y = Attenuator_110dB
+    UNITS = {"total_attenuation": "dB", "attenuation_x.attenuation": "dB", "attenuation_y.attenuation": "dB"}
 
     def __init__(self, adapter, name="HP 11713A (coupling loop)", **kwargs):
         super().__init__(adapter, name, **kwargs)

@@ -56,6 +56,16 @@ def _parse_params(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _parse_bench_options(items: Sequence[str]) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or name.strip() == "seed":
+            raise UsageError(f"--bench-option expects PARAM=VALUE (the seed is --bench-seed), got {item!r}")
+        out.append((name.strip(), value.strip()))
+    return out
+
+
 def _default_out(name: str) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = Path(f"{name}_{stamp}.h5")
@@ -135,8 +145,11 @@ def cmd_run(args) -> int:
     out = Path(args.out) if args.out else _default_out(cls.NAME or cls.__name__)
     entry = "entry" if args.entry is None else args.entry
     try:
+        options = dict(_parse_bench_options(args.bench_option))
+        if args.bench_seed is not None:
+            options["seed"] = args.bench_seed
         station = Station.load(station_ref, visa_library=args.visa_library, allow_import=args.allow_import,
-                               library_options={"seed": args.bench_seed} if args.bench_seed is not None else None)
+                               library_options=options or None)
         runner = Runner(protocol, station, out, entry=entry)
         if args.dry_run:
             return _dry_run(runner, label)
@@ -433,6 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="VISA library for every role, replacing the station's (e.g. @py for the real lab)")
     s.add_argument("--bench-seed", type=int, metavar="N",
                    help="simulated stations: build the bench from seed N (another die or chip of the same design)")
+    s.add_argument("--bench-option", action="append", default=[], metavar="PARAM=VALUE",
+                   help="simulated stations: a bench parameter by its dotted path, e.g. coupled=false or "
+                        "device.temperature=0 (repeatable)")
     s.add_argument("--allow-import", action="append", default=[], metavar="PKG",
                    help="a package the station's drivers may come from besides pymeasure and labctl "
                         "(repeatable): a station file names drivers, only you name where code may come from")

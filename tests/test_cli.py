@@ -52,6 +52,7 @@ DEAD_STATION = textwrap.dedent(
         (["run", "demo_iv", "-p", "points=many"], "points='many': must be an integer"),
         (["run", "demo_iv", "-p", "v_stop=999"], "must be a number in [-210 V, 210 V]"),
         (["run", "demo_iv", "-p", "points"], "-p expects NAME=VALUE"),
+        (["run", "demo_iv", "--bench-option", "seed=3"], "--bench-option expects PARAM=VALUE"),
         (["run", "demo_iv", "--station", "missing.yaml"], "station file 'missing.yaml' not found"),
         (["run", "demo_iv", "--station", "bad.yaml"], "'resource' is required"),
         (["run", "demo_iv", "--station", "garbage.yaml"], "not a readable YAML station file"),
@@ -88,6 +89,16 @@ def test_existing_output_is_never_overwritten(in_tmp, capsys):
     assert main(["run", "demo_iv", "--out", "run.h5"]) == 2
     assert "run.h5 exists" in _error_line(capsys)
     assert (in_tmp / "run.h5").read_bytes() == b"precious"
+
+
+def test_bench_options_build_another_sample_and_are_recorded(in_tmp, capsys):
+    args = ["run", "demo_iv", "-p", "points=3", "--bench-seed", "4", "--bench-option", "temperature=320"]
+    assert main([*args, "--out", "warm.h5"]) == 0
+    capsys.readouterr()
+    with open_run(in_tmp / "warm.h5") as run:
+        assert run.sample["bench_options"] == "temperature=320&seed=4"
+    assert main(["run", "demo_iv", "--bench-option", "temprature=320", "--out", "typo.h5"]) == 2
+    assert "temprature" in _error_line(capsys)
 
 
 def test_run_show_plot_list(in_tmp, capsys):

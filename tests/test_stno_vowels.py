@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from labctl.protocol import ParameterError, get_protocol
+from labctl.protocols._stno.vowel_data import fit_encoding, talker_split, vowel_tokens
+from labctl.protocols._stno.vowel_design import fit_design, idealized_pairs, pair_maps
 from labctl.protocols._stno.vowel_learning import (
     Calibration,
-    epoch_rate,
     currents_for,
+    epoch_rate,
     learning_step,
     next_currents,
 )
-from labctl.protocols._stno.vowel_data import fit_encoding, talker_split, vowel_tokens
-from labctl.protocols._stno.vowel_design import fit_design, idealized_pairs, pair_maps
 from labctl.protocols._stno.vowel_readout import (
     N_OSC,
     UNCLASSIFIED,
@@ -106,7 +106,7 @@ def test_locked_inputs_are_seen_as_emission_on_their_frequency(small_run):
         locked_a = (code & 0b1111) > 0
         assert locked_a.any() and (~locked_a).any()
         assert np.all(on_a[locked_a] > floor + 15)
-        assert np.median(on_a[~locked_a]) < np.median(on_a[locked_a]) - 10
+        assert np.median(on_a[~locked_a]) < np.median(on_a[locked_a]) - 6  # pulled lines may sit near f_A
 
 
 def test_run_fits_its_encoding_on_its_training_talkers_only(small_run):

@@ -2,6 +2,7 @@
 
 ``base`` the abstract spectra protocol (analyzer, biasing, field, safe shutdown) and its peak columns;
 ``magnet`` the field ramp; ``spectra`` peak finding; ``figures`` the spectra and tongue figures;
-``vowel_readout``, ``vowel_learning`` and ``vowel_figure`` the vowel experiment's synchronization-map
-readout and learning rule (pure numpy) and its figure.
+``vowel_data`` (talkers, split, encoding), ``vowel_design`` (starting placement and target maps),
+``vowel_readout``, ``vowel_learning`` and ``vowel_mlp`` (the software reference) the vowel experiment's
+pure parts, ``vowel_figure`` its figure.
 """
