@@ -51,17 +51,26 @@ class VirtualClock:
                     sleep: Callable[[float], None] = time.sleep) -> None:
         """Follow the wall clock from here on (``on=False``: back to virtual, from the time reached).
         ``now``/``sleep`` are the wall clock's (a test gives a fake one)."""
+        lead = self.lead()  # kept: a bench ahead of the wall stays ahead by as much
         if on:
             self._wall_now, self._wall_sleep = now, sleep
-            self._wall = (now(), self._now)
+            self._wall = (now(), self._now - lead)
         else:
-            self._sync()
             self._wall = None
+
+    def _wall_time(self) -> float:
+        """Bench time the wall clock has reached (wall mode only)."""
+        wall0, bench0 = self._wall
+        return bench0 + self._wall_now() - wall0
 
     def _sync(self) -> None:
         if self._wall is not None:
-            wall0, bench0 = self._wall
-            self._now = max(self._now, bench0 + self._wall_now() - wall0)
+            self._now = max(self._now, self._wall_time())
+
+    def lead(self) -> float:
+        """How far the bench runs ahead of the wall clock (0 in virtual mode): what instrument work
+        charged beyond the wall time passed, which a client in real time waits out."""
+        return 0.0 if self._wall is None else self.now() - self._wall_time()
 
     def now(self) -> float:
         self._sync()
@@ -80,8 +89,7 @@ class VirtualClock:
             self.advance(seconds)
         else:  # wait until the wall clock reaches bench time + seconds
             target = self.now() + seconds
-            wall0, bench0 = self._wall
-            self._wall_sleep(max(0.0, target - (bench0 + self._wall_now() - wall0)))
+            self._wall_sleep(max(0.0, target - self._wall_time()))
             self.advance_to(target)
 
     def advance_to(self, t: float) -> None:

@@ -125,7 +125,6 @@ class ControlPort:
 
     async def op_clock(self) -> dict:
         await self.bs.quiesce()
-        self.bs._sync_wall_clock()
         return {"now": self.bs.clock.now(), "mode": self.bs.clock_mode}
 
     async def op_advance(self, seconds: float) -> dict:
@@ -133,9 +132,8 @@ class ControlPort:
         if not seconds >= 0 or math.isinf(seconds):
             raise ValueError(f"advance needs a finite number of seconds >= 0, got {seconds}")
         await self.bs.quiesce()
-        if self.bs.clock_mode == "wall":
+        if self.bs.clock_mode == "wall":  # the clock follows the wall by itself
             await asyncio.sleep(seconds)
-            self.bs._sync_wall_clock()
         else:
             with self.bs.bench.lock:
                 self.bs.clock.advance(seconds)

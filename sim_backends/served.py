@@ -17,9 +17,10 @@ instrument accepts close that client's connection only, and a client that vanish
 leaves nothing behind.
 
 The bench clock is virtual by default: it moves with instrument work and with ``advance`` on the
-control port (a station reaches it with its ``clock:`` key). Switched to wall time, it follows the
-wall clock and replies wait until the bench has caught up with what the instrument did, so clients
-that know nothing of bench time see a lab running in real time.
+control port (a station reaches it with its ``clock:`` key). Switched to wall time
+(:meth:`VirtualClock.follow_wall`), it follows the wall clock and replies wait until the wall has
+caught up with what the instrument did, so clients that know nothing of bench time see a lab running
+in real time.
 """
 
 from __future__ import annotations
@@ -135,7 +136,6 @@ class BenchServer:
             rates, fseed = FaultRates.parse(per_device.get(device.name, default), f"x-faults of {device.name}")
             plan = FaultPlan(device.name, rates, seed if fseed is None else fseed)
             self.instruments[resource] = ServedInstrument(resource, device, plan)
-        self._wall: tuple[float, float] | None = None  # (wall, bench) times when wall mode began
         self._in_flight = 0  # whole messages received and not yet answered
         self._control = None
         self.tasks: set[asyncio.Task] = set()  # every connection's handler, awaited on stop
@@ -159,16 +159,17 @@ class BenchServer:
 
     def reset(self) -> None:
         """Power the whole bench off and on: fresh physics and instruments from the seed; faults
-        restart their sequences; sessions stay connected with nothing pending."""
+        restart their sequences; sessions stay connected with nothing pending; the clock keeps its
+        mode."""
+        mode = self.clock_mode
         with self.bench.lock:
             self.library.reset()
+            self.set_wall_clock(mode == "wall")
         for inst in self.instruments.values():
             inst.faults.configure(inst.faults.rates, inst.faults.seed)
             for s in inst.sessions:
                 s.framer.power_on(inst.device.emulator)
                 s.buffer.clear()
-        if self._wall is not None:
-            self._wall = (time.monotonic(), self.clock.now())
 
     def clear(self, inst: ServedInstrument) -> None:
         """Device clear of one instrument (raw sockets have none in-band; LAN instruments take it on
@@ -178,28 +179,12 @@ class BenchServer:
             s.buffer.clear()
 
     def set_wall_clock(self, on: bool) -> None:
-        if on and self._wall is None:
-            self._wall = (time.monotonic(), self.clock.now())
-        elif not on:
-            self._sync_wall_clock()
-            self._wall = None
+        with self.bench.lock:
+            self.clock.follow_wall(on)
 
     @property
     def clock_mode(self) -> str:
-        return "virtual" if self._wall is None else "wall"
-
-    def _wall_bench_time(self) -> float:
-        wall0, bench0 = self._wall
-        return bench0 + time.monotonic() - wall0
-
-    def _sync_wall_clock(self) -> None:
-        if self._wall is not None:
-            with self.bench.lock:
-                self.clock.advance_to(self._wall_bench_time())
-
-    def _lag(self) -> float:
-        """How far the bench is ahead of the wall clock (in wall mode): the time a reply waits."""
-        return 0.0 if self._wall is None else self.clock.now() - self._wall_bench_time()
+        return self.clock.mode
 
     async def quiesce(self, limit: float = 10.0) -> None:
         """Let every message already sent to an instrument be executed before a clock operation.
@@ -337,7 +322,6 @@ class BenchServer:
                 await asyncio.sleep(fault.latency)
             if fault.disconnect == "before":
                 return self._drop(inst, session)
-            self._sync_wall_clock()
             framer = session.framer
             framer.emulator = inst.device.emulator  # the instrument as powered on now (resets)
             framer.execute(message)
@@ -357,9 +341,9 @@ class BenchServer:
             if fault.garbled:
                 inst.faults.counts["garbled"] += 1
                 reply = inst.faults.garble(reply, framer.response_eom)
-            lag = self._lag()
-            if lag > 0:
-                await asyncio.sleep(lag)
+            lead = self.clock.lead()  # in wall mode: until the wall catches up with the work done
+            if lead > 0:
+                await asyncio.sleep(lead)
             if not session.closed:
                 session.writer.write(reply)
                 await session.writer.drain()

@@ -8,10 +8,12 @@ import threading
 import numpy as np
 import pytest
 import pyvisa
+import yaml
 from pymeasure.instruments.keithley import Keithley2400
 
 from labctl.link import LinkError, LinkPolicy, ResilientResource, _same_value, _units
 from labctl.remote_clock import ControlClient, ControlError, RemoteClock
+from labctl.sim_backends.bench_file import resolve
 from labctl.sim_backends.faults import FaultPlan, FaultRates
 from labctl.sim_backends.served import ServerThread, served_resources
 
@@ -181,6 +183,19 @@ def test_control_port_clock_reset_snapshot(rram, control, rm):
     assert control.call("clock_mode", mode="wall")["mode"] == "wall"
     assert control.call("clock_mode", mode="virtual")["mode"] == "virtual"
     die.close()
+
+
+def test_the_control_port_speaks_of_the_bench_clock_itself_through_resets(tmp_path):
+    doc = yaml.safe_load(resolve("demo.yaml").read_text())
+    doc["x-bench"]["clock"] = "wall"  # the bench file's own mode, not only the control port's
+    (tmp_path / "wall.yaml").write_text(yaml.safe_dump(doc))
+    with ServerThread(tmp_path / "wall.yaml") as srv, ControlClient(srv.control_port) as c:
+        assert c.call("clock")["mode"] == "wall"
+        c.call("reset")
+        assert c.call("clock")["mode"] == "wall"
+        assert c.call("clock_mode", mode="virtual")["mode"] == "virtual"
+        c.call("reset")
+        assert c.call("snapshot")["clock"]["mode"] == "virtual"  # a reset keeps the mode it was given
 
 
 def test_a_write_then_a_clock_advance_act_in_that_order(rram, control, rm):
