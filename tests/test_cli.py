@@ -15,23 +15,6 @@ import pytest
 from labctl.cli import main
 from labctl.results import open_run
 
-LABCTL = [sys.executable, "-c", "import sys; from labctl.cli import main; sys.exit(main())"]
-
-
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
-
-
 BAD_STATION = "roles:\n  smu: {driver: pymeasure.instruments.keithley.Keithley2400}\n"
 DEAD_STATION = textwrap.dedent(
     """\
@@ -65,40 +48,40 @@ DEAD_STATION = textwrap.dedent(
         (["bench", "show", "nodevice.yaml"], "resource 'X' needs 'device: NAME'"),
     ],
 )
-def test_bad_input_gives_one_line_exit_2_and_no_file(in_tmp, capsys, args, message):
+def test_bad_input_gives_one_line_exit_2_and_no_file(in_tmp, error_line, args, message):
     (in_tmp / "bad.yaml").write_text(BAD_STATION)
     (in_tmp / "garbage.yaml").write_text("roles: [unclosed\n")
     (in_tmp / "dead.yaml").write_text(DEAD_STATION)
     (in_tmp / "nodevice.yaml").write_text("resources:\n  X: {}\n")
     before = set(os.listdir(in_tmp))
     assert main(args) == 2
-    line = _error_line(capsys)
+    line = error_line()
     assert line.startswith("labctl: error:") and message in line
     assert set(os.listdir(in_tmp)) == before  # nothing half-written left behind
 
 
 @pytest.mark.parametrize("command", ["show", "plot"])
-def test_hdf5_file_without_a_run_is_refused(in_tmp, capsys, command):
+def test_hdf5_file_without_a_run_is_refused(in_tmp, error_line, command):
     h5py.File(in_tmp / "other.h5", "w").close()
     assert main([command, "other.h5"]) == 2
-    assert "no NXentry" in _error_line(capsys)
+    assert "no NXentry" in error_line()
 
 
-def test_existing_output_is_never_overwritten(in_tmp, capsys):
+def test_existing_output_is_never_overwritten(in_tmp, error_line):
     (in_tmp / "run.h5").write_bytes(b"precious")
     assert main(["run", "demo_iv", "--out", "run.h5"]) == 2
-    assert "run.h5 exists" in _error_line(capsys)
+    assert "run.h5 exists" in error_line()
     assert (in_tmp / "run.h5").read_bytes() == b"precious"
 
 
-def test_bench_options_build_another_sample_and_are_recorded(in_tmp, capsys):
+def test_bench_options_build_another_sample_and_are_recorded(in_tmp, capsys, error_line):
     args = ["run", "demo_iv", "-p", "points=3", "--bench-seed", "4", "--bench-option", "temperature=320"]
     assert main([*args, "--out", "warm.h5"]) == 0
     capsys.readouterr()
     with open_run(in_tmp / "warm.h5") as run:
         assert run.sample["bench_options"] == "temperature=320&seed=4"
     assert main(["run", "demo_iv", "--bench-option", "temprature=320", "--out", "typo.h5"]) == 2
-    assert "temprature" in _error_line(capsys)
+    assert "temprature" in error_line()
 
 
 def test_run_show_plot_list(in_tmp, capsys):
@@ -133,14 +116,14 @@ def test_failed_run_exits_1_with_message_and_file(in_tmp, capsys, monkeypatch):
     assert "LimitError" in capsys.readouterr().out
 
 
-def test_real_lab_path_reaches_pyvisa_py(in_tmp, capsys):
+def test_real_lab_path_reaches_pyvisa_py(in_tmp, error_line):
     """`pip install "labctl-nanodevices[lab]"` brings pyvisa-py: `--visa-library @py` gets as far as the
     resource (no GPIB board here), not "No package named pyvisa_py"."""
     from importlib.metadata import requires
 
     assert any(r.startswith("pyvisa-py") and 'extra == "lab"' in r for r in requires("labctl-nanodevices"))
     assert main(["run", "demo_iv", "--visa-library", "@py", "--out", "a.h5"]) == 2
-    line = _error_line(capsys)
+    line = error_line()
     assert "cannot open 'GPIB0::24::INSTR'" in line and "pyvisa_py" not in line
     assert not (in_tmp / "a.h5").exists()
 
@@ -181,10 +164,10 @@ HOLDING_PROTOCOL = textwrap.dedent(
 )
 
 
-def _start(tmp_path: Path, out: str) -> subprocess.Popen:
+def _start(tmp_path: Path, out: str, labctl_command) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     return subprocess.Popen(
-        [*LABCTL, "run", "holding_protocol:Holding", "--out", out, "-q"],
+        [*labctl_command, "run", "holding_protocol:Holding", "--out", out, "-q"],
         cwd=tmp_path, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     )
@@ -199,11 +182,11 @@ def _held(proc: subprocess.Popen) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, labctl_command):
     """Two `labctl run` processes started together (start-up cost paid once, in parallel)."""
     tmp = tmp_path_factory.mktemp("runs")
     (tmp / "holding_protocol.py").write_text(HOLDING_PROTOCOL)
-    procs = {name: _start(tmp, f"{name}.h5") for name in ("killed", "aborted")}
+    procs = {name: _start(tmp, f"{name}.h5", labctl_command) for name in ("killed", "aborted")}
     procs["script"] = subprocess.Popen(  # the same protocol run from a plain script
         [sys.executable, "-c", "from labctl import run_protocol; "
          "r = run_protocol('holding_protocol:Holding', 'script.h5'); print('STATUS', r.status, r.points)"],

@@ -16,7 +16,7 @@ from labctl.units import UnitsError, convert, convert_step
 INIT = [(":FORMAT:ELEMENTS VOLTAGE, CURRENT, RESISTANCE, TIME, STATUS", None)]  # Keithley 2400 __init__
 
 
-# -- 7. units ---------------------------------------------------------------------------------------
+# -- units ------------------------------------------------------------------------------------------
 def test_a_limit_in_milliamps_bounds_a_control_set_in_amps():
     with expected_protocol(Keithley2400, [*INIT, (":SOURCE:CURRENT 0.005", None)]) as smu:
         guard(smu, [Limit("source_current", abs=10, units="mA")], "smu")
@@ -67,7 +67,7 @@ def test_a_plan_is_held_against_a_limit_in_other_units():
     assert "0.03 A" in over.line() and "the station's |compliance_current| <= 20 mA" in over.line()
 
 
-# -- 8. controls that reach a limited quantity ------------------------------------------------------
+# -- controls that reach a limited quantity ---------------------------------------------------------
 def _station(tmp_path, role_yaml: str) -> Station:
     path = tmp_path / "st.yaml"
     path.write_text("visa_library: \"rram.yaml@labsim\"\nroles:\n" + textwrap.indent(textwrap.dedent(role_yaml), "  "))

@@ -14,12 +14,6 @@ from labctl.runner import Runner
 from labctl.station import RoleSpec, Station
 
 
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def test_a_sweep_beyond_the_station_limit_is_refused_before_it_starts(in_tmp, capsys):
     before = set(os.listdir(in_tmp))
     assert main(["run", "demo_iv", "-p", "v_stop=5", "--out", "iv.h5"]) == 2

@@ -50,12 +50,6 @@ def user_folder(tmp_path, monkeypatch):
             del sys.modules[name]
 
 
-def _one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    return err.strip()
-
-
 @pytest.mark.parametrize("ref", ["./my_protocol.py:MyProtocol", "my_protocol.py:MyProtocol",
                                  "my_protocol:MyProtocol"])
 def test_a_protocol_in_the_current_folder_runs_by_file_or_module(user_folder, capsys, ref):
@@ -90,10 +84,10 @@ def test_a_protocol_file_in_another_folder_imports_its_siblings(user_folder):
         ("", "no_such_module:X", "No module named 'no_such_module'"),
     ],
 )
-def test_a_protocol_that_cannot_be_loaded_is_one_line_and_exit_2(user_folder, capsys, source, ref, message):
+def test_a_protocol_that_cannot_be_loaded_is_one_line_and_exit_2(user_folder, error_line, source, ref, message):
     (user_folder / "broken_file.py").write_text(source)
     assert main(["run", ref, "--out", "a.h5"]) == 2
-    line = _one_error_line(capsys)
+    line = error_line()
     assert line.startswith("labctl: error:") and message in line, line
     assert not (user_folder / "a.h5").exists()
 

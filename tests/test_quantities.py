@@ -56,16 +56,14 @@ def test_parameters_take_quantities_and_lists_of_them():
     (["rram_bit_error_rate", "-p", "compliances=20 uA, 5 mA"], "comma-separated numbers in [5 uA, 500 uA]"),
     (["stno_injection_locking", "-p", "p_stop=2 furlongs"], "2 furlongs is not in dBm"),
 ])
-def test_a_bad_quantity_is_one_line_exit_2_and_no_file(tmp_path, monkeypatch, capsys, args, message):
-    monkeypatch.chdir(tmp_path)
+def test_a_bad_quantity_is_one_line_exit_2_and_no_file(in_tmp, capsys, args, message):
     assert main(["run", *args, "--out", "x.h5"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(in_tmp) == []
 
 
-def test_the_command_line_runs_with_quantities(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
+def test_the_command_line_runs_with_quantities(in_tmp, capsys):
     assert main(["run", "rram_bit_error_rate", "-p", "compliance=50 uA", "-p", "compliances=20 uA, 50 uA",
                  "--dry-run"]) == 0
     out = capsys.readouterr().out

@@ -24,21 +24,7 @@ from labctl.station import Station
 from labctl.store import RunWriter, _Slot
 
 COLUMNS = [Column("x", "V", "x", axis=True), Column("y", "A", "y")]
-LABCTL = [sys.executable, "-c", "import sys; from labctl.cli import main; sys.exit(main())"]
 
-
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def _finished(path, entry="entry", n=3):
@@ -49,20 +35,20 @@ def _finished(path, entry="entry", n=3):
     return path
 
 
-# -- 1. a file with a live writer is not recovered, nor written by a second run ---------------------
-def test_recover_refuses_while_any_entry_of_the_file_is_being_written(in_tmp, capsys):
+# -- a file with a live writer is not recovered, nor written by a second run ------------------------
+def test_recover_refuses_while_any_entry_of_the_file_is_being_written(in_tmp, capsys, error_line):
     _finished(in_tmp / "f.h5", "a")  # the default entry: completed
     live = RunWriter(in_tmp / "f.h5", COLUMNS, entry="x")
     live.hold()  # between its metadata and its first point (the protocol's set-up)
     assert main(["recover", "f.h5"]) == 2
-    assert "being written (entry 'x' by pid" in _error_line(capsys)
+    assert "being written (entry 'x' by pid" in error_line()
     live.append(x=0.0, y=0.0)  # streaming (SWMR): HDF5's own mark is set too
     assert main(["recover", "f.h5"]) == 2
-    assert "entry 'x'" in _error_line(capsys)
+    assert "entry 'x'" in error_line()
     with pytest.raises(RunFileError, match="being written"):
         RunWriter(in_tmp / "f.h5", COLUMNS, entry="y")
     assert main(["run", "demo_iv", "--out", "f.h5", "--entry", "y", "-q"]) == 2
-    assert "being written" in _error_line(capsys)
+    assert "being written" in error_line()
     live.finish("completed")
     assert main(["recover", "f.h5"]) == 0
     assert "nothing to recover (a: completed, x: completed)" in capsys.readouterr().out
@@ -83,14 +69,14 @@ def test_a_writer_on_another_host_is_trusted_gone_only_with_force(tmp_path):
     assert done.statuses == {"entry": "incomplete"}
 
 
-# -- 2. the demo never replaces earlier runs unasked -------------------------------------------------
-def test_demo_refuses_to_replace_an_earlier_demo_unless_forced(in_tmp, capsys, monkeypatch):
+# -- the demo never replaces earlier runs unasked ---------------------------------------------------
+def test_demo_refuses_to_replace_an_earlier_demo_unless_forced(in_tmp, error_line, monkeypatch):
     import labctl.demo
 
     (in_tmp / "tour").mkdir()
     (in_tmp / "tour" / "demo_iv.h5").write_bytes(b"kept run")
     assert main(["demo", "--out-dir", "tour"]) == 2
-    assert "tour holds an earlier demo (demo_iv.h5)" in _error_line(capsys)
+    assert "tour holds an earlier demo (demo_iv.h5)" in error_line()
     assert (in_tmp / "tour" / "demo_iv.h5").read_bytes() == b"kept run"
     monkeypatch.setattr(labctl.demo, "TOUR", (("demo_iv", {"points": "3"}),))
     assert main(["demo", "--out-dir", "tour", "--force"]) == 0
@@ -98,7 +84,7 @@ def test_demo_refuses_to_replace_an_earlier_demo_unless_forced(in_tmp, capsys, m
         assert run.status == "completed"
 
 
-# -- 3. the set-up window and stubs ------------------------------------------------------------------
+# -- the set-up window and stubs --------------------------------------------------------------------
 class _Watched(Protocol):
     """Sweep whose set-up looks at its own run file from outside."""
 
@@ -179,14 +165,14 @@ def test_stale_partials_of_dead_writers_are_cleared(tmp_path):
     assert not stale.exists() and (tmp_path / "r.h5").exists()
 
 
-# -- 4. full disks -----------------------------------------------------------------------------------
+# -- full disks -------------------------------------------------------------------------------------
 Usage = namedtuple("Usage", "total used free")
 
 
-def test_too_little_free_space_is_refused_before_anything_starts(in_tmp, capsys, monkeypatch):
+def test_too_little_free_space_is_refused_before_anything_starts(in_tmp, error_line, monkeypatch):
     monkeypatch.setattr(labctl.store.shutil, "disk_usage", lambda d: Usage(10**9, 10**9, 3 * 10**6))
     assert main(["run", "demo_iv", "--out", "x.h5"]) == 2
-    assert "disk nearly full: 3.0 MB free" in _error_line(capsys)
+    assert "disk nearly full: 3.0 MB free" in error_line()
     assert os.listdir(in_tmp) == []
 
 
@@ -280,13 +266,13 @@ def test_a_file_that_cannot_grow_ends_the_run_cleanly_without_a_crash(tmp_path):
         assert f["entry/data/k"][:kept].tolist() == list(range(kept))
 
 
-# -- 5. entries: names, other programs' files, old formats ------------------------------------------
+# -- entries: names, other programs' files, old formats ---------------------------------------------
 @pytest.mark.parametrize("entry", ["a/b", ".", "/", "", "run 2", "x."])
-def test_an_entry_must_be_one_nexus_name(in_tmp, capsys, entry):
+def test_an_entry_must_be_one_nexus_name(in_tmp, error_line, entry):
     _finished(in_tmp / "f.h5")
     before = (in_tmp / "f.h5").read_bytes()
     assert main(["run", "demo_iv", "--out", "f.h5", "--entry", entry]) == 2
-    assert "entry name" in _error_line(capsys)
+    assert "entry name" in error_line()
     assert (in_tmp / "f.h5").read_bytes() == before
     with pytest.raises(RunFileError):
         run_protocol("demo_iv", in_tmp / "g.h5", entry=entry)
@@ -303,18 +289,18 @@ def test_a_run_added_to_another_programs_file_leaves_its_root_alone(in_tmp, caps
         assert f["scan"][()].tolist() == [0, 1, 2, 3] and f["iv/status"][()] == b"completed"
 
 
-def test_a_file_in_a_format_too_old_to_stream_is_refused_up_front(in_tmp, capsys):
+def test_a_file_in_a_format_too_old_to_stream_is_refused_up_front(in_tmp, capsys, error_line):
     with h5py.File(in_tmp / "old.h5", "w") as f:  # libver earliest: superblock version 0
         f["x"] = 1
     before = (in_tmp / "old.h5").read_bytes()
     assert main(["run", "demo_iv", "--out", "old.h5", "--entry", "iv"]) == 2
-    assert "older than 1.10 (superblock version 0)" in _error_line(capsys)
+    assert "older than 1.10 (superblock version 0)" in error_line()
     assert (in_tmp / "old.h5").read_bytes() == before
     assert main(["recover", "old.h5"]) == 0  # nothing to clear in that format: said, not a traceback
     assert "nothing to recover (no run in it)" in capsys.readouterr().out
 
 
-# -- 6. damaged files fail at once, in one line -----------------------------------------------------
+# -- damaged files fail at once, in one line --------------------------------------------------------
 def _truncated_live_copies(tmp_path) -> list[Path]:
     """Copies of a live (SWMR, marked open) run file cut at several lengths."""
     src = tmp_path / "live.h5"
@@ -332,10 +318,10 @@ def _truncated_live_copies(tmp_path) -> list[Path]:
 
 
 @pytest.mark.parametrize("command", [["show"], ["plot", "--out-dir", "figs"], ["recover"]])
-def test_truncated_files_fail_in_one_line_instead_of_hanging(tmp_path, command):
+def test_truncated_files_fail_in_one_line_instead_of_hanging(tmp_path, command, labctl_command):
     codes = []
     for copy in _truncated_live_copies(tmp_path):
-        proc = subprocess.run([*LABCTL, command[0], str(copy), *command[1:]], cwd=tmp_path,
+        proc = subprocess.run([*labctl_command, command[0], str(copy), *command[1:]], cwd=tmp_path,
                               capture_output=True, text=True, timeout=60)  # hung for ever before
         codes.append(proc.returncode)
         assert proc.returncode in (0, 2) and "Traceback" not in proc.stderr, (copy.name, proc.stderr)
@@ -354,11 +340,11 @@ def test_an_nxdata_whose_signal_names_no_field_is_shown_and_plotted_around(in_tm
         assert main(["plot", "f.h5"]) == 0
 
 
-def test_plot_out_dir_that_is_a_file_is_refused(in_tmp, capsys):
+def test_plot_out_dir_that_is_a_file_is_refused(in_tmp, error_line):
     _finished(in_tmp / "f.h5")
     (in_tmp / "figs").write_text("not a folder")
     assert main(["plot", "f.h5", "--out-dir", "figs"]) == 2
-    assert "figs exists and is not a directory" in _error_line(capsys)
+    assert "figs exists and is not a directory" in error_line()
 
 
 def test_disk_usage_is_measured_where_the_file_goes(tmp_path, monkeypatch):

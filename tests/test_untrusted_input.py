@@ -16,18 +16,10 @@ from labctl.station import Station
 
 
 @pytest.fixture
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return tmp_path
-
-
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
+def in_tmp(in_tmp, monkeypatch):
+    """The shared scratch folder, importable too, as a user's own driver package would be."""
+    monkeypatch.syspath_prepend(str(in_tmp))
+    return in_tmp
 
 
 def _station(path, driver, library="demo.yaml@labsim"):
@@ -41,23 +33,23 @@ def _station(path, driver, library="demo.yaml@labsim"):
     return path
 
 
-# -- 13. station drivers ----------------------------------------------------------------------------
+# -- station drivers --------------------------------------------------------------------------------
 TRAP = "import pathlib; pathlib.Path('imported.txt').write_text('code from a station file ran')\n"
 
 
 @pytest.mark.parametrize("driver", ["os.system", "trap_module.Driver", "subprocess:run"])
-def test_a_station_driver_outside_the_allowed_packages_is_never_imported(in_tmp, capsys, driver):
+def test_a_station_driver_outside_the_allowed_packages_is_never_imported(in_tmp, error_line, driver):
     (in_tmp / "trap_module.py").write_text(TRAP + "class Driver: pass\n")
     _station(in_tmp / "st.yaml", driver)
     assert main(["run", "demo_iv", "--station", "st.yaml", "--out", "x.h5"]) == 2
-    assert "is not from an allowed package (pymeasure, labctl)" in _error_line(capsys)
+    assert "is not from an allowed package (pymeasure, labctl)" in error_line()
     assert sorted(os.listdir(in_tmp)) == ["st.yaml", "trap_module.py"]  # nothing ran, nothing written
 
 
-def test_a_station_driver_must_be_an_instrument_class(in_tmp, capsys):
+def test_a_station_driver_must_be_an_instrument_class(in_tmp, error_line):
     _station(in_tmp / "st.yaml", "pymeasure.experiment.Procedure")
     assert main(["run", "demo_iv", "--station", "st.yaml", "--out", "x.h5"]) == 2
-    assert "is not a pymeasure Instrument class" in _error_line(capsys)
+    assert "is not a pymeasure Instrument class" in error_line()
 
 
 def test_a_driver_package_the_user_names_is_allowed(in_tmp, capsys):
@@ -72,7 +64,7 @@ def test_a_driver_package_the_user_names_is_allowed(in_tmp, capsys):
                  "--allow-import", "mylab"]) == 0
 
 
-# -- 13. bench files --------------------------------------------------------------------------------
+# -- bench files ------------------------------------------------------------------------------------
 def _bench(tmp_path, edit) -> str:
     data = copy.deepcopy(yaml.safe_load(resolve("demo.yaml").read_text()))
     edit(data, data["devices"]["smu_diode"])
@@ -89,10 +81,10 @@ def _bench(tmp_path, edit) -> str:
     (lambda d, dev: dev["properties"].update({"broken": {"getter": {"r": "1"}}}),
      "In device smu_diode, malformed property broken"),
 ])
-def test_a_bench_file_calls_only_emulators_and_says_what_is_wrong_in_one_line(in_tmp, capsys, edit, message):
+def test_a_bench_file_calls_only_emulators_and_says_what_is_wrong_in_one_line(in_tmp, error_line, edit, message):
     _station(in_tmp / "st.yaml", "pymeasure.instruments.keithley.Keithley2400", _bench(in_tmp, edit))
     assert main(["run", "demo_iv", "--station", "st.yaml", "--out", "x.h5"]) == 2
-    line = _error_line(capsys)
+    line = error_line()
     assert message in line and "bench.yaml" in line
     assert "PyVISA is not present" not in line and "\\n" not in line
 
@@ -111,9 +103,9 @@ def test_a_bench_file_calls_only_emulators_and_says_what_is_wrong_in_one_line(in
     ("rram_bit_error_rate", "cycle_points=2.5", "2.5 is not whole"),
     ("rram_bnn_inference", "training_ber=0.7", "0.7 is outside"),
 ])
-def test_bad_values_exit_2_and_write_nothing(in_tmp, capsys, protocol, param, message):
+def test_bad_values_exit_2_and_write_nothing(in_tmp, error_line, protocol, param, message):
     assert main(["run", protocol, "-p", param, "--out", "x.h5"]) == 2
-    assert message in _error_line(capsys)
+    assert message in error_line()
     assert os.listdir(in_tmp) == []
     name, _, value = param.partition("=")
     with pytest.raises(ParameterError, match="must be"):
