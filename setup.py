@@ -1,7 +1,7 @@
 """Where labctl's import packages live: four top-level folders, installed as ``labctl.*``.
 
-The layout is fixed by the project's design card (``labctl/``, ``instruments/``, ``protocols/``,
-``sim_backends/`` side by side). Every package folder under them is found here, so a new sub-package
+The repository keeps the four side by side (``labctl/``, ``instruments/``, ``protocols/``,
+``sim_backends/``). Every package folder under them is found here, so a new sub-package
 cannot be left out of the wheel; ``labctl/__init__.py`` maps the same folders in a source checkout.
 Everything else about the distribution is in pyproject.toml.
 """

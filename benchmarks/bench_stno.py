@@ -2,8 +2,8 @@
 
 Runs the `stno_frequency_vs_current` protocol on the default station (stock pymeasure drivers -> pyvisa ->
 @labsim emulators -> bench physics -> NeXus file) and prints the wall time of the run and of its sweep
-(target <= 2 s for the current sweep, issue 5; the magnet ramp before it is excluded).
-Run: /work/venv/bin/python benchmarks/bench_stno.py
+(target <= 2 s for the current sweep; the magnet ramp before it is excluded).
+Run: python benchmarks/bench_stno.py
 """
 
 import tempfile

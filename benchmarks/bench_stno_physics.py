@@ -1,11 +1,11 @@
 """STNO physics speed: integrator throughput and the cost of a frequency-vs-current sweep of spectra.
 
-Targets (issue 5): >= 1e7 oscillator-steps/s on one core; a 100-point sweep with 1001-point traces <= 2 s
+Targets: >= 1e7 oscillator-steps/s on one core; a 100-point sweep with 1001-point traces <= 2 s
 (this script measures the physics + spectrum part alone; benchmarks/bench_stno.py the whole stack).
 Also the cost of one vowel-presentation trace as the STNO bench computes it (4 oscillators x 4 noise rows,
 relaxation + one RBW window, with and without the amplified coupling loop), split into integrator and
 analyzer: the integrator's per-step cost is numpy call overhead on 16 values, so steps, not rows, cost.
-Run: /work/venv/bin/python benchmarks/bench_stno_physics.py
+Run: python benchmarks/bench_stno_physics.py
 """
 
 import time

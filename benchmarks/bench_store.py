@@ -6,7 +6,7 @@ Prints, measured in one run:
   * bulk trace throughput (one array record appended and flushed per call): store vs raw h5py;
   * peak RSS of a writer process after 10^4 and 10^6 points (it must stream, not hold the run).
 
-Targets (issue 3): per-point overhead <= 2x raw h5py; bulk >= 50% of raw; RSS flat.
+Targets: per-point overhead <= 2x raw h5py; bulk >= 50% of raw; RSS flat.
 Usage: python benchmarks/bench_store.py [--quick]
 """
 

@@ -4,8 +4,8 @@ quantities typed by people (``50 uA``, ``1500 mV``, ``-10 dBm``) read as numbers
 Why pint rather than a table of prefixes: station limits and instruments speak mA, mW, dBm
 (logarithmic: 0 dBm is 1 mW), ohm and kohm, T and mT; pint knows them all, tells a typo
 (``mAA``) from a unit, and refuses a conversion across dimensions (mA into V) instead of silently
-scaling. The registry costs about 0.3 s to build, so it is built on first use, and values whose
-units are spelled the same are never sent through it.
+scaling. Building the registry means parsing pint's whole definitions file, so it is built on
+first use, and values whose units are spelled the same are never sent through it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""STNO protocols end to end on the default station: NeXus files with the physics targets of issue 5,
-figures for `labctl plot`, and a lab left safe (pillars unbiased, rf off, magnet ramped down)."""
+"""STNO protocols end to end on the default station: NeXus files showing the physics (tuning by current and
+field, locking ranges growing with rf amplitude, two peaks merging), figures for `labctl plot`, and a lab
+left safe (pillars unbiased, rf off, magnet ramped down)."""
 
 import numpy as np
 import pytest

@@ -63,8 +63,8 @@ class Digits:
 def _digits() -> tuple[np.ndarray, np.ndarray]:
     """(pixels (1797, 64), labels) of scikit-learn's digits.
 
-    Read straight from the CSV that scikit-learn ships (what ``load_digits`` parses), since
-    importing scikit-learn costs about two seconds; ``load_digits`` if the file moved.
+    Read straight from the CSV that scikit-learn ships (what ``load_digits`` parses): importing
+    scikit-learn is slow; ``load_digits`` if the file moved.
     """
     spec = importlib.util.find_spec("sklearn")
     path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
