@@ -94,15 +94,14 @@ def _print_params(cls, label: str) -> None:
 def _dry_run(runner, label: str) -> int:
     """``labctl run --dry-run``: parameters, the plan against the station's limits; nothing opened."""
     from labctl.plan import plan_table, refuse
-    from labctl.units import fmt_quantity, takes_prefix
+    from labctl.units import fmt_quantity
 
     p, station = runner.protocol, runner.station
     print(f"{label} on station {station.name} ({station.path}): dry run, nothing connected or written")
     print("  parameters:")
     for name, rec in p.parameter_records().items():
         value, units = rec["value"], rec["units"]
-        shown = fmt_quantity(value, units) if isinstance(value, float) and takes_prefix(units) else \
-            f"{_fmt(value)} {units}".rstrip()
+        shown = fmt_quantity(value, units) if isinstance(value, float) else f"{_fmt(value)} {units}".rstrip()
         print(f"    {name} = {shown}   ({rec['source']})")
     checks = runner.plan_checks()
     print("  plan against the station's limits:" if checks else "  plan: the protocol declares no setpoints")

@@ -8,15 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from labctl.results import Data, Field, Run
+from labctl.units import takes_prefix
 
 MAX_MAPS = 4
 MAX_LINES = 8
 MAX_TITLE = 70
 
-
-#: Units drawn with SI prefixes on the ticks (``330 MHz``, ``20 uA``) instead of an offset or a
-#: power of ten beside the axis that a reader misses.
-ENGINEERING_UNITS = frozenset({"Hz", "V", "A", "s", "W", "J", "ohm", "T", "F"})
 
 
 def legend_below(ax, handles=None, labels=None, ncol: int | None = None, **kwargs):
@@ -77,11 +74,12 @@ def colorbar(fig, mappable, values, **kwargs):
 
 def label_axis(axis, field: Field | None, fallback: str = "index") -> None:
     """Label a matplotlib axis (``ax.xaxis``) for ``field``: units with SI prefixes on the ticks where
-    they scale (Hz, V, A, ...), else ``long name (units)``."""
+    they scale (Hz, V, A, ...: :func:`labctl.units.takes_prefix`; ``330 MHz`` rather than an offset or
+    a power of ten beside the axis that a reader misses), else ``long name (units)``."""
     if field is None:
         axis.set_label_text(fallback)
         return
-    if field.units in ENGINEERING_UNITS and axis.get_scale() == "linear":
+    if takes_prefix(field.units) and axis.get_scale() == "linear":
         from matplotlib.ticker import EngFormatter, MaxNLocator
 
         axis.set_major_locator(MaxNLocator(nbins=5))  # prefixed labels are long: fewer of them
@@ -157,7 +155,7 @@ def _label_signals(ax, sig: Field, auxiliary: list[Field]) -> None:
     if all(a.units == sig.units for a in auxiliary):
         label_axis(ax.yaxis, sig)
         if auxiliary:
-            ax.set_ylabel(sig.label if sig.units not in ENGINEERING_UNITS else (sig.long_name or sig.name))
+            ax.set_ylabel(sig.label if not takes_prefix(sig.units) else (sig.long_name or sig.name))
     else:
         ax.set_ylabel(sig.label)
 

@@ -105,7 +105,8 @@ def parse_quantity(value: Any, units: str) -> float:
     return float(f"{converted:.12g}") if math.isfinite(converted) else converted
 
 
-#: Units written with an SI prefix in messages (``5 uA``): they scale; dBm, T/A or % do not read so.
+#: Units written with an SI prefix in messages (``5 uA``) and on plot axes (``330 MHz``): they scale;
+#: dBm, T/A or % do not read so.
 _PREFIXABLE = frozenset({"A", "V", "Hz", "s", "W", "J", "ohm", "F", "T", "m"})
 _PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"),
              (1e-12, "p"))
