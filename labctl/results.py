@@ -21,7 +21,7 @@ from labctl.hdf5_files import open_for_reading
 
 #: Final statuses; a run still "running" whose writer process is gone reads as "incomplete".
 FINAL = ("completed", "aborted", "failed")
-TAKEN = "points_taken"  # as in labctl.store (not imported: reading must not need the writer)
+TAKEN = "points_taken"  # as in labctl.channels (not imported: reading must not need the writer)
 DIMENSIONLESS = "1"
 
 

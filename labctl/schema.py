@@ -2,7 +2,7 @@
 the scans its records fill, and the plots (NXdata groups) a reader should see.
 
 Plain frozen dataclasses with no HDF5 in sight, so that declaring a protocol (``import labctl.protocol``)
-does not import h5py; :mod:`labctl.store` turns a schema into NeXus groups and fields.
+does not import h5py; :mod:`labctl.channels` turns a schema into NeXus groups and fields.
 
 A *scan* is a tuple of :class:`Sweep`, outermost first: record ``k`` of a channel fills cell ``k`` of
 the grid in C order (the last sweep varies fastest), exactly as nested ``for`` loops take them. The

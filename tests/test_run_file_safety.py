@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import labctl.store
+from labctl.channels import Slot
 from labctl.cli import main
 from labctl.errors import RunFileError
 from labctl.hdf5_files import read_superblock, write_locked
@@ -21,7 +22,7 @@ from labctl.recovery import RecoveryError, recover
 from labctl.results import open_run
 from labctl.runner import Runner, run_protocol
 from labctl.station import Station
-from labctl.store import RunWriter, _Slot
+from labctl.store import RunWriter
 
 COLUMNS = [Column("x", "V", "x", axis=True), Column("y", "A", "y")]
 
@@ -196,14 +197,14 @@ def test_a_disk_filling_up_stops_the_run_with_the_instruments_safe(tmp_path, mon
 
 
 def test_a_write_that_fails_mid_run_keeps_what_was_flushed(tmp_path, monkeypatch):
-    write = _Slot.write
+    write = Slot.write
 
     def failing(self, cell, buf):
         if cell == (1,):  # the second point
             raise OSError(errno.ENOSPC, "No space left on device")
         write(self, cell, buf)
 
-    monkeypatch.setattr(_Slot, "write", failing)
+    monkeypatch.setattr(Slot, "write", failing)
     _Watched.seen = {"path": tmp_path / "enospc.h5"}
     result = Runner(_Watched(), Station.load("demo"), tmp_path / "enospc.h5").run()
     assert result.status == "failed" and not result.recorded

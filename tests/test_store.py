@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
+import labctl.store
 from labctl.recovery import clear_open_flags, lookup3
 from labctl.results import list_entries, open_run
 from labctl.store import Array, Axis, Column, RunWriter
@@ -126,10 +127,10 @@ def test_a_value_that_cannot_be_stored_writes_nothing(tmp_path):
 
 
 def test_a_schema_that_fails_midway_leaves_no_file(tmp_path, monkeypatch):
-    def interrupted(self, entry, array):
+    def interrupted(entry, array):
         raise KeyboardInterrupt  # e.g. Ctrl-C while the file is being laid out
 
-    monkeypatch.setattr(RunWriter, "_create_array", interrupted)
+    monkeypatch.setattr(labctl.store, "create_array", interrupted)
     with pytest.raises(KeyboardInterrupt):
         RunWriter(tmp_path / "r.h5", COLUMNS, [SPECTRUM])
     assert not (tmp_path / "r.h5").exists()

@@ -1,6 +1,6 @@
 """Bit-error counts as the RRAM protocols record them: the count, the bits tested, and the rate
 declared as a rate of that count, so that the run file stores its 95 % interval beside it
-(``<rate>_ci_low``/``_ci_high``, Wilson score interval, :mod:`labctl.store`).
+(``<rate>_ci_low``/``_ci_high``, Wilson score interval, :mod:`labctl.channels`).
 
 Figures draw the same interval (:func:`interval`) as error bars, and a condition with no error as
 an upper bound at the interval's high end (about 3.8 / n for n bits), never as a point.
