@@ -77,7 +77,7 @@ def _default_out(name: str) -> Path:
 
 
 def _print_params(cls, label: str) -> None:
-    from labctl.protocol import bounds_text
+    from labctl.parameters import bounds_text
 
     print(f"{label}: {cls.title()}")
     for name, spec in cls.parameter_specs().items():

@@ -31,7 +31,6 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
-import math
 import pkgutil
 import sys
 import time
@@ -41,19 +40,21 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from pymeasure.experiment import (
+from pymeasure.experiment import Procedure
+
+from labctl.headline import Headline
+from labctl.parameters import (
     BooleanParameter,
+    FloatListParameter,
     FloatParameter,
     IntegerParameter,
     ListParameter,
     Parameter,
-    Procedure,
+    ParameterError,
+    assign,
 )
-
-from labctl.headline import Headline
 from labctl.plan import Planned
 from labctl.schema import Array, Axis, Column, Plot, Sweep, Table
-from labctl.units import UnitsError, fmt_quantity, parse_quantity, takes_prefix
 
 __all__ = [
     "Array", "Axis", "BooleanParameter", "Column", "FloatListParameter", "FloatParameter", "IntegerParameter",
@@ -71,10 +72,6 @@ class RunAborted(KeyboardInterrupt):
     A ``KeyboardInterrupt`` so that a broad ``except Exception`` in protocol code cannot swallow
     it, and so that pymeasure's Worker files the run as aborted, not failed.
     """
-
-
-class ParameterError(ValueError):
-    """A parameter name or value the protocol does not accept (message says what and how)."""
 
 
 class Role:
@@ -165,7 +162,8 @@ class Protocol(Procedure):
     shapes depend on parameters), ``TABLES`` (further tables of scalars, :class:`Table`),
     ``PLOTS`` (NXdata groups showing one quantity each, :class:`Plot`) and ``DEFAULT`` (the one a
     viewer opens the file on: the experiment's headline plot), roles as :class:`Role` attributes,
-    parameters as pymeasure ``Parameter`` attributes. Methods to write: :meth:`scan` (the sweeps the
+    parameters as pymeasure ``Parameter`` attributes (values with units, lists:
+    :mod:`labctl.parameters`). Methods to write: :meth:`scan` (the sweeps the
     points fill), ``startup`` (configure), ``execute`` (measure), ``shutdown`` (leave the lab safe;
     always runs), optionally :meth:`figure`, and ``HEADLINES`` with :meth:`headline` (the scalars a
     campaign tabulates and summarizes over chips, :mod:`labctl.headline`).
@@ -274,18 +272,7 @@ class Protocol(Procedure):
                     + (f" (did you mean {hint[0]!r}?)" if hint else "")
                     + f"; parameters: {', '.join(specs) or 'none'}"
                 )
-            spec = self._parameters[name]
-            before = spec._value
-            try:
-                spec.value = _in_parameter_units(spec, value)
-            except UnitsError as exc:
-                raise ParameterError(f"parameter {name}={value!r}: {exc}; {_describe(spec, None)}") from None
-            except (ValueError, TypeError, OverflowError) as exc:
-                raise ParameterError(f"parameter {name}={value!r}: {_describe(spec, exc)}") from None
-            if isinstance(spec.value, (float, np.floating)) and not math.isfinite(spec.value):
-                spec._value = before  # nothing of the refused value stays behind
-                raise ParameterError(f"parameter {name}={value!r}: {_describe(spec, None)} (a finite one)")
-            setattr(self, name, spec.value)
+            setattr(self, name, assign(self._parameters[name], name, value))
             self._sources[name] = source
 
     def set_defaults(self, values: Mapping[str, Any], source: str) -> None:
@@ -479,90 +466,10 @@ def _shielded(shutdown):
     return wrapper
 
 
-def _in_parameter_units(spec: Parameter, value: Any) -> Any:
-    """A quantity typed with units (``"50 uA"``, ``"1500 mV"``, ``"-10 dBm"``, ``"0.1 mW"`` for a power
-    in dBm) as a number in the parameter's units (pint, :mod:`labctl.units`); anything else as given.
-    List parameters read each item the same way (:class:`FloatListParameter`)."""
-    if not isinstance(value, str) or isinstance(spec, FloatListParameter):
-        return value
-    if isinstance(spec, IntegerParameter):
-        text = value.strip()
-        if not text or not text.lstrip("+-")[:1].isdigit() or text.replace(".", "", 1).lstrip("+-").isdigit():
-            return value  # no units: pymeasure's own reading (and its refusal of 2.5)
-        number = parse_quantity(text, spec.units or "")
-        if not float(number).is_integer():
-            raise UnitsError(f"{value} is {number:g} {spec.units or ''}, not a whole number")
-        return int(number)
-    if isinstance(spec, FloatParameter):
-        return parse_quantity(value, spec.units or "")
-    return value
-
-
-def _describe(spec: Parameter, exc: Exception | None) -> str:
-    lo, hi = getattr(spec, "minimum", None), getattr(spec, "maximum", None)
-    units = getattr(spec, "units", None) or ""
-    if isinstance(spec, ListParameter):
-        return f"must be one of {list(spec.choices)}"
-    if isinstance(spec, FloatListParameter):
-        kind = "whole numbers" if spec.integer else "numbers"
-        return (f"must be comma-separated {kind} in {bounds_text(lo, hi, units)}"
-                + (f" ({exc})" if exc is not None and str(exc) else ""))
-    if lo is not None and hi is not None:
-        kind = "an integer" if isinstance(spec, IntegerParameter) else "a number"
-        return f"must be {kind} in {bounds_text(lo, hi, units)}"
-    if isinstance(spec, BooleanParameter):
-        return "must be true or false"
-    return str(exc)
-
-
-class FloatListParameter(Parameter):
-    """Comma-separated numbers (``"20e-6, 50e-6"``, or a list), each finite, in [``minimum``,
-    ``maximum``] and, with ``integer``, whole: refused when set, like any other parameter, so that a
-    bad list stops the run before anything is connected or written. The value stays text (how the
-    run file and pymeasure record it), written the same way whatever the input."""
-
-    def __init__(self, name, units=None, minimum=-1e9, maximum=1e9, integer=False, allow_empty=False,
-                 **kwargs):
-        self.units, self.minimum, self.maximum = units, minimum, maximum
-        self.integer, self.allow_empty = integer, allow_empty
-        super().__init__(name, **kwargs)
-
-    def convert(self, value):
-        if isinstance(value, (list, tuple, np.ndarray)):
-            items = [str(v) for v in np.ravel(value)]
-        else:
-            items = str(value).replace(";", ",").split(",")
-        numbers = []
-        for item in (i.strip() for i in items):
-            if not item:
-                continue
-            x = parse_quantity(item, self.units or "")  # "20 uA" as well as 2e-05; UnitsError is a ValueError
-            if not (math.isfinite(x) and self.minimum <= x <= self.maximum):
-                raise ValueError(f"{item} is outside")
-            if self.integer and not x.is_integer():
-                raise ValueError(f"{item} is not whole")
-            numbers.append(x)
-        if not numbers and not self.allow_empty:
-            raise ValueError("at least one value needed")
-        return ", ".join(str(int(x)) if self.integer else repr(x) for x in numbers)
-
-
-def bounds_text(lo: float, hi: float, units: str) -> str:
-    """``[5 uA, 500 uA]`` (prefixed where the units take prefixes), ``[-135, 25] dBm`` otherwise."""
-    if takes_prefix(units):
-        return f"[{fmt_quantity(lo, units)}, {fmt_quantity(hi, units)}]"
-    return f"[{fmt_number(lo)}, {fmt_number(hi)}] {units}".rstrip()
-
-
-def fmt_number(x: float) -> str:
-    """``1000000`` not ``1e+06`` for whole numbers; ``%g`` otherwise."""
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
-
-
-# -- registry -----------------------------------------------------------------------------------
 Protocol.shutdown = _shielded(Protocol.shutdown)
 
 
+# -- registry -----------------------------------------------------------------------------------
 def _register(cls: type[Protocol]) -> None:
     old = _REGISTRY.get(cls.NAME)
     if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
