@@ -23,7 +23,7 @@ class UsageError(Exception):
 
 # -- commands -----------------------------------------------------------------------------------
 def cmd_list(args) -> int:
-    from labctl.protocol import DISCOVERY_ERRORS, protocols
+    from labctl.registry import DISCOVERY_ERRORS, protocols
     from labctl.station import Station, StationError, shipped_stations
 
     print("protocols:")
@@ -339,7 +339,7 @@ def _show(run, traceback: bool) -> None:
 
 def cmd_plot(args) -> int:
     from labctl.plotting import save_figures, use_file_backend
-    from labctl.protocol import registered_protocol
+    from labctl.registry import registered_protocol
 
     use_file_backend()
     if not args.entry and _campaign_file(args.file):

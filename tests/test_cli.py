@@ -308,11 +308,11 @@ def test_plot_falls_back_to_generic_figures_when_the_protocols_fails(in_tmp, cap
 
 def test_a_protocol_module_that_fails_to_import_shows_its_error(in_tmp, capsys, monkeypatch):
     import labctl.protocols
-    from labctl.protocol import DISCOVERY_ERRORS
+    from labctl.registry import DISCOVERY_ERRORS
 
     (in_tmp / "broken_sweep.py").write_text("import numpy_with_a_typo\n")
     monkeypatch.setattr(labctl.protocols, "__path__", [*labctl.protocols.__path__, str(in_tmp)])
-    monkeypatch.setattr("labctl.protocol.DISCOVERY_ERRORS", dict(DISCOVERY_ERRORS))
+    monkeypatch.setattr("labctl.registry.DISCOVERY_ERRORS", dict(DISCOVERY_ERRORS))
     assert main(["run", "broken_sweep"]) == 2
     err = capsys.readouterr().err
     assert "labctl.protocols.broken_sweep failed to import (ModuleNotFoundError" in err
