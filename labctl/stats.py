@@ -29,7 +29,7 @@ from scipy import stats as _sp
 
 __all__ = [
     "RATE_METHODS", "RateSummary", "Summary", "bootstrap_interval", "clopper_pearson_interval",
-    "rate_interval", "summarize", "summarize_rate", "t_interval", "wilson_interval",
+    "rate_interval", "rate_ratio_interval", "summarize", "summarize_rate", "t_interval", "wilson_interval",
 ]
 
 
@@ -94,6 +94,28 @@ def rate_interval(successes, trials, confidence: float = 0.95, method: str = "wi
     except KeyError:
         raise ValueError(f"unknown rate interval {method!r}; use one of {sorted(RATE_METHODS)}") from None
     return interval(successes, trials, confidence)
+
+
+def rate_ratio_interval(successes_1, trials_1, successes_2, trials_2, confidence: float = 0.95):
+    """Ratio of two independent rates ``(k1/n1) / (k2/n2)`` with its interval ``(ratio, low, high)``.
+
+    Katz log interval (D. Katz et al., Biometrics 34, 469 (1978)): ``ln r +- z sqrt(1/k1 - 1/n1 + 1/k2 -
+    1/n2)``. With no event on one side the ratio is unbounded there: the other bound comes from that
+    side's Wilson bound (e.g. no 2T2R error: 1T1R rate / 2T2R upper bound is the least the ratio can be).
+    """
+    k1, n1 = _counts(successes_1, trials_1)
+    k2, n2 = _counts(successes_2, trials_2)
+    z = _sp.norm.ppf(0.5 + _check_confidence(confidence) / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r1, r2 = k1 / n1, k2 / n2
+        ratio = r1 / r2
+        spread = z * np.sqrt(1 / k1 - 1 / n1 + 1 / k2 - 1 / n2)
+        low, high = ratio * np.exp(-spread), ratio * np.exp(spread)
+        up1, up2 = wilson_interval(k1, n1, confidence)[1], wilson_interval(k2, n2, confidence)[1]
+        low = np.where(k1 == 0, 0.0, np.where(k2 == 0, r1 / up2, low))
+        high = np.where(k2 == 0, np.inf, np.where(k1 == 0, up1 / r2, high))
+    empty = (n1 == 0) | (n2 == 0) | ((k1 == 0) & (k2 == 0))
+    return tuple(_out(np.where(empty, np.nan, x)) for x in (ratio, low, high))
 
 
 def _finite_count(values: np.ndarray, axis: int) -> np.ndarray:

@@ -143,3 +143,15 @@ def test_summarize_rate_pools_counts_and_reports_the_spread_between_runs():
     assert s.mean == pytest.approx([0.02, 0.0]) and s.sd[0] == pytest.approx(np.std([0.01, 0.03], ddof=1))
     exact = summarize_rate([1, 3], [100, 100], method="clopper-pearson")
     assert (exact.low, exact.high) == pytest.approx(clopper_pearson_interval(4, 200))
+
+
+def test_rate_ratio_interval_is_katz_and_bounded_by_wilson_where_one_side_saw_nothing():
+    from labctl.stats import rate_ratio_interval, wilson_interval
+
+    ratio, low, high = rate_ratio_interval(10, 100, 5, 100)
+    assert ratio == pytest.approx(2.0)
+    assert (low, high) == pytest.approx((0.7092, 5.640), rel=1e-3)  # 2 exp(+-1.96 sqrt(0.28))
+    ratio, low, high = rate_ratio_interval(30, 1000, 0, 40960)  # no error on the second side
+    assert np.isinf(ratio) and np.isinf(high) and low == pytest.approx(0.03 / wilson_interval(0, 40960)[1])
+    r = rate_ratio_interval(np.array([10, 20]), 100, np.array([5, 10]), 100)[0]
+    assert r == pytest.approx([2.0, 2.0])
