@@ -89,3 +89,14 @@ def frame(buf: bytes | bytearray, eom: bytes, max_block: int) -> Frame:
         if start + length > n:
             return Frame(-1, length, refused)
         pos = start + length
+
+
+def take_message(buf: bytearray, eom: bytes, max_block: int) -> tuple[bytes | None, Frame]:
+    """Take the first whole program message off the front of ``buf`` (its terminator dropped), with
+    what :func:`frame` found; ``None`` while it is incomplete (``buf`` then stays as it is)."""
+    framed = frame(buf, eom, max_block)
+    if framed.end < 0:
+        return None, framed
+    message = bytes(buf[: framed.end - len(eom)])
+    del buf[: framed.end]
+    return message, framed

@@ -4,8 +4,8 @@
 port, in bench-file order), so that any VISA a lab owns reaches it as ``TCPIP::HOST::PORT::SOCKET``:
 pyvisa-py, NI-VISA, LabVIEW, MATLAB. The instruments live on one bench with one clock, built by the
 same :class:`LabSimVisaLibrary` as in-process ``@labsim``; bytes from a socket are cut into program
-messages by the rule in-process framing uses (:func:`labctl.sim_backends.framing.frame`) and handed,
-one whole message at a time, to an :class:`EmulatedDevice` of the same emulators. A separate loopback
+messages as in-process (:func:`labctl.sim_backends.framing.take_message`) and handed, one whole
+message at a time, to an :class:`EmulatedDevice` of the same emulators. A separate loopback
 control port (:mod:`labctl.sim_backends.control`) reaches what the instruments cannot: the clock, a reset, the
 bench snapshot, fault rates (:mod:`labctl.sim_backends.faults`).
 
@@ -38,7 +38,7 @@ from typing import Any
 
 from labctl.sim_backends.bench_file import BenchFile, resolve
 from labctl.sim_backends.faults import DEVICE_ERROR, NONE, FaultPlan, FaultRates, bench_faults
-from labctl.sim_backends.framing import Frame, frame
+from labctl.sim_backends.framing import Frame, take_message
 from labctl.sim_backends.visa_library import EmulatedDevice, LabSimVisaLibrary
 
 LOOPBACK = "127.0.0.1"
@@ -262,12 +262,9 @@ class BenchServer:
                 session.buffer += chunk
                 while not session.closed:
                     cap = min(self.max_block, d.emulator.max_block)
-                    framed = frame(session.buffer, d.query_eom, cap)
-                    end = framed.end
-                    if end < 0:
+                    message, framed = take_message(session.buffer, d.query_eom, cap)
+                    if message is None:
                         break
-                    message = bytes(session.buffer[: end - len(d.query_eom)])
-                    del session.buffer[:end]
                     session.started = time.monotonic()
                     self._in_flight += 1
                     try:

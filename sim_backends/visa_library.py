@@ -28,7 +28,7 @@ from pyvisa import constants, errors
 
 from labctl.sim_backends import _pyvisa_sim as compat
 from labctl.sim_backends.bench_file import BenchFile
-from labctl.sim_backends.framing import frame
+from labctl.sim_backends.framing import take_message
 from labctl.sim_backends.scpi import ScpiEmulator
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,9 @@ class EmulatedDevice:
             return
         self._input += data
         while self._input:
-            end = frame(self._input, eom, self.emulator.max_block).end
-            if end < 0:
+            message, _ = take_message(self._input, eom, self.emulator.max_block)
+            if message is None:
                 return
-            message = bytes(self._input[: end - len(eom)])
-            del self._input[:end]
             self.execute(message)
 
     def execute(self, message: bytes) -> None:
