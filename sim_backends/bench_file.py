@@ -67,6 +67,7 @@ class DeviceSpec:
     model: str | None
     options: dict[str, Any] = field(default_factory=dict)
     idn: str | None = None  # the device's ``*IDN?`` dialogue answer, if the file gives one
+    faults: Any = None  # its ``x-faults`` (fault rates when served, :mod:`labctl.sim_backends.faults`)
 
     @property
     def serial(self) -> str | None:
@@ -101,6 +102,7 @@ class BenchFile:
     devices: dict[str, DeviceSpec]
     resources: dict[str, str]
     clock: str = "virtual"  # "wall": the bench clock follows wall time (plain scripts that time.sleep)
+    faults: Any = None  # top-level ``x-faults``: fault rates of every device when served
 
     @classmethod
     def load(cls, path: str | Path) -> BenchFile:
@@ -114,7 +116,8 @@ class BenchFile:
         for name, d in _section(data, "devices", path, "the bench file").items():
             where = f"device {name!r}"
             devices[name] = DeviceSpec(name, _section(d, "x-model", path, where, str) or None,
-                                       dict(_section(d, "x-options", path, where)), _idn_dialogue(d))
+                                       dict(_section(d, "x-options", path, where)), _idn_dialogue(d),
+                                       d.get("x-faults"))
         resources = {}
         for r, d in _section(data, "resources", path, "the bench file").items():
             device = _section(d, "device", path, f"resource {r!r}", str)
@@ -129,6 +132,7 @@ class BenchFile:
             devices=devices,
             resources=resources,
             clock=_clock_mode(bench.get("clock", "virtual"), path),
+            faults=data.get("x-faults"),
         )
 
     overrides: tuple[tuple[str, Any], ...] = ()
@@ -169,6 +173,11 @@ class BenchFile:
 
     def device_for(self, name: str) -> DeviceSpec | None:
         return self.devices.get(name)
+
+    def faults_of(self, device: str) -> Any:
+        """The ``x-faults`` that hold for ``device``: its own, else the file's (None: no faults)."""
+        spec = self.devices.get(device)
+        return spec.faults if spec is not None and spec.faults is not None else self.faults
 
     def build_bench(self) -> Bench:
         try:

@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 KINDS = ("latency", "no_reply", "garbled", "disconnect", "error")
 #: What the instrument queues for an ``error`` fault (SCPI-99 21.8.11: device-specific error).
@@ -147,14 +145,3 @@ class FaultPlan:
 
     def snapshot(self) -> dict[str, Any]:
         return {"seed": self.seed, "rates": self.rates.as_dict(), "injected": dict(self.counts)}
-
-
-def bench_faults(path: str | Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
-    """The ``x-faults`` of a bench YAML: (default for every device, per-device specs)."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    default = data.get("x-faults")
-    per_device = {}
-    for name, spec in (data.get("devices") or {}).items():
-        if isinstance(spec, dict) and spec.get("x-faults") is not None:
-            per_device[str(name)] = spec["x-faults"]
-    return default, per_device

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.sim_backends.bench_file import BenchFile, resolve
-from labctl.sim_backends.faults import DEVICE_ERROR, NONE, FaultPlan, FaultRates, bench_faults
+from labctl.sim_backends.faults import DEVICE_ERROR, NONE, FaultPlan, FaultRates
 from labctl.sim_backends.framing import Frame, take_message
 from labctl.sim_backends.visa_library import EmulatedDevice, LabSimVisaLibrary
 
@@ -129,12 +129,11 @@ class BenchServer:
         self.message_timeout, self.max_sessions = message_timeout, max_sessions
         self.log = log or (lambda text: None)
         self.library = _PrivateLibrary.build(str(self.path))
-        default, per_device = bench_faults(self.path)
-        seed = self.library.bench_file.seed
+        bench_file = self.library.bench_file
         self.instruments: dict[str, ServedInstrument] = {}
         for resource, device in self.library.emulated.items():
-            rates, fseed = FaultRates.parse(per_device.get(device.name, default), f"x-faults of {device.name}")
-            plan = FaultPlan(device.name, rates, seed if fseed is None else fseed)
+            rates, fseed = FaultRates.parse(bench_file.faults_of(device.name), f"x-faults of {device.name}")
+            plan = FaultPlan(device.name, rates, bench_file.seed if fseed is None else fseed)
             self.instruments[resource] = ServedInstrument(resource, device, plan)
         self._in_flight = 0  # whole messages received and not yet answered
         self._control = None

@@ -198,6 +198,18 @@ def test_the_control_port_speaks_of_the_bench_clock_itself_through_resets(tmp_pa
         assert c.call("snapshot")["clock"]["mode"] == "virtual"  # a reset keeps the mode it was given
 
 
+def test_fault_rates_come_from_the_bench_file_for_every_device_or_its_own(tmp_path):
+    doc = yaml.safe_load(resolve("demo.yaml").read_text())
+    doc["x-faults"] = {"seed": 7, "no_reply": 0.25}
+    doc["devices"]["awg"]["x-faults"] = {"garbled": 0.5}
+    (tmp_path / "faulty.yaml").write_text(yaml.safe_dump(doc))
+    with ServerThread(tmp_path / "faulty.yaml") as srv, ControlClient(srv.control_port) as c:
+        faults = c.call("faults")["instruments"]
+    assert faults["smu_diode"]["rates"]["no_reply"] == 0.25 and faults["smu_diode"]["seed"] == 7
+    assert faults["awg"]["rates"]["garbled"] == 0.5 and faults["awg"]["rates"]["no_reply"] == 0.0
+    assert faults["awg"]["seed"] == doc["x-bench"]["seed"]  # no seed of its own: the bench's
+
+
 def test_a_write_then_a_clock_advance_act_in_that_order(rram, control, rm):
     die = open_die(rm, rram)
     clock = RemoteClock(control)
