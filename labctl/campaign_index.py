@@ -282,7 +282,9 @@ class CampaignIndex:
             self.name = self.title
             self.confidence = float(e.attrs.get("confidence", 0.95))
             self.grid_names: list[str] = json.loads(_text(e.attrs.get("grid", "[]")))
-            self.panels = [Panel(p["x"], tuple(p["y"]), p["xscale"], p["yscale"], p["title"])
+            self.panels = [Panel(p["x"], tuple(p["y"]), p["xscale"], p["yscale"], p["title"],
+                                 tuple((str(k), float(v)) for k, v in p.get("marks", ())),
+                                 p.get("errors", "interval"))
                            for p in json.loads(_text(e.attrs.get("figure", "[]")))]
             runs = e["runs"]
             self.table: dict[str, np.ndarray | list] = {k: _text(runs[k][()]) for k in runs}

@@ -3,7 +3,11 @@
 The figure draws the spec's panels (default: each headline against the first grid parameter): the
 statistic at every grid point with its interval as error bars, each chip's value as a faint dot,
 one line per value of any other grid parameter. A panel whose x is a headline plots one summary
-against another (accuracy against bit-error rate), intervals on both axes.
+against another (accuracy against bit-error rate), intervals on both axes. A grid parameter whose
+values are names (the conditions of a comparison) gives grouped bars: per name, one bar per headline
+(where it was measured), its interval and each chip's value; a panel's marks are reference values drawn
+across it (a paper's numbers). With ``errors: sd`` a panel draws the mean over chips and their standard
+deviation instead of the statistic and its interval.
 """
 
 from __future__ import annotations
@@ -112,7 +116,13 @@ def _series(index: CampaignIndex, x: str):
     return out
 
 
-def _errors(s: Summary, sel) -> tuple[np.ndarray, np.ndarray]:
+def _errors(s: Summary, sel, errors: str = "interval") -> tuple[np.ndarray, np.ndarray]:
+    """(centre, [below, above]): the statistic and its interval, or (errors="sd") the mean over chips
+    and their standard deviation."""
+    if errors == "sd":
+        v = np.asarray(s.mean if s.rate else s.value, dtype=float)[sel]
+        sd = np.asarray(s.sd, dtype=float)[sel]
+        return v, np.vstack([sd, sd])
     v, lo, hi = (np.asarray(a, dtype=float)[sel] for a in (s.value, s.low, s.high))
     return v, np.vstack([np.clip(v - lo, 0, None), np.clip(hi - v, 0, None)])
 
@@ -147,14 +157,49 @@ def _common_label(summaries: list[Summary]) -> str:
     return text + (f" ({units.pop()})" if len(units) == 1 and "" not in units else "")
 
 
+def _categorical(index: CampaignIndex, x: str) -> bool:
+    return x in index.grid_names and np.asarray(index.grid[x]).dtype.kind not in "biuf"
+
+
+def _draw_bars(ax, index: CampaignIndex, panel: Panel) -> None:
+    """Grouped bars over a grid parameter of names: per name, each headline's statistic (one bar per
+    value of any other grid parameter) with its interval and each chip's value."""
+    names = [str(v) for v in index.grid[panel.x]]
+    bars = [(h, label, sel) for h in panel.y for label, sel in _series(index, panel.x)]
+    width = 0.8 / len(bars)
+    for j, (name, label, sel) in enumerate(bars):
+        s = index.summaries[name]
+        y, yerr = _errors(s, sel, panel.errors)
+        pos = np.arange(len(names)) - 0.4 + (j + 0.5) * width
+        ok = np.isfinite(y)
+        ax.bar(pos[ok], y[ok], width, yerr=yerr[:, ok], capsize=3, color=f"C{j % 10}", alpha=0.8,
+               label=(s.long_name or s.name) + (f" ({label})" if label else ""))
+        chips = np.asarray(s.per_chip, dtype=float)[sel]
+        for p, values in zip(pos[ok], chips[ok], strict=True):
+            ax.plot(np.full(values.shape, p), values, ".", color="k", alpha=0.35, ms=3)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_xlabel(panel.x)
+
+
 def _draw(ax, index: CampaignIndex, panel: Panel) -> None:
+    for k, (label, value) in enumerate(panel.marks):
+        ax.axhline(value, color="0.3", ls=("--", ":", "-.")[k % 3], lw=1, label=f"{label}: {value:.4g}")
+    if _categorical(index, panel.x):
+        _draw_bars(ax, index, panel)
+        ax.set_yscale(panel.yscale, **({"nonpositive": "mask"} if panel.yscale == "log" else {}))
+        ax.set_ylabel(_common_label([index.summaries[n] for n in panel.y]))
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+        if panel.title:
+            ax.set_title(panel.title, fontsize=10)
+        return
     colors = itertools.cycle([f"C{k}" for k in range(10)])
     x_is_grid = panel.x in index.grid_names
     for name in panel.y:
         s = index.summaries[name]
         for label, sel in _series(index, panel.x):
             color = next(colors)
-            y, yerr = _errors(s, sel)
+            y, yerr = _errors(s, sel, panel.errors)
             tag = (s.long_name or s.name) + (f" ({label})" if label else "")
             if not panel.x:
                 pos = panel.y.index(name)
@@ -168,7 +213,7 @@ def _draw(ax, index: CampaignIndex, panel: Panel) -> None:
                 chips_x = np.broadcast_to(x[:, None], s.per_chip[sel].shape)
             else:
                 sx = index.summaries[panel.x]
-                x, xerr = _errors(sx, sel)
+                x, xerr = _errors(sx, sel, panel.errors)
                 chips_x = np.asarray(sx.per_chip)[sel]
             ax.plot(np.ravel(chips_x), np.ravel(np.asarray(s.per_chip)[sel]), ".", color=color, alpha=0.25, ms=4)
             zero = (y == 0) if panel.yscale == "log" else np.zeros(y.shape, bool)

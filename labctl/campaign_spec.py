@@ -26,6 +26,17 @@ Example (``labctl/studies/ber_over_dies.yaml`` is a full one)::
 A chip reaches the bench the way ``labctl run --bench-seed`` does: its options are appended to the
 station's library, ``FILE?seed=N&dotted.param=value@backend`` (:meth:`labctl.station.Station.load`).
 
+``conditions`` name variants of the whole set-up that are not protocol parameters, such as bench
+parameters of a simulated chip (an idealized device, a coupling switched off); each may also fix protocol
+parameters. They form the first grid dimension, ``condition``, whose values are their names: every
+condition runs on every chip, its bench overrides added to the chip's, and the summaries and figure
+compare them like any grid parameter::
+
+    conditions:
+      realistic chip: {}
+      no coupling: {bench: {coupled: false}}
+      cold: {bench: {device.temperature: 4}, parameters: {settle: 0.01}}
+
 Everything is checked before anything runs, and refused as one :class:`SpecError` line saying what
 and where (``FILE:LINE: grid.v_stop[2]: ...``): keys, the protocol, every parameter name and value
 (with the station's setup, as a run sees it, the protocol's own cross-checks included), the station,
@@ -49,13 +60,17 @@ import yaml
 
 from labctl.headline import Headline
 
-__all__ = ["CampaignSpec", "Chip", "Panel", "SpecError", "Task", "load_spec"]
+__all__ = ["CampaignSpec", "Chip", "Condition", "Panel", "SpecError", "Task", "load_spec"]
 
-TOP_KEYS = ("name", "description", "protocol", "station", "parameters", "grid", "chips", "summary", "figure")
+TOP_KEYS = ("name", "description", "protocol", "station", "parameters", "conditions", "grid", "chips", "summary",
+            "figure")
+CONDITION_KEYS = ("bench", "parameters")
+CONDITION = "condition"  # the grid dimension of the conditions
 CHIP_KEYS = ("seed", "bench", "parameters")
 CHIPS_KEYS = ("seeds", "bench", "parameters")
 SUMMARY_KEYS = ("confidence", "rates", "continuous")
-PANEL_KEYS = ("x", "y", "xscale", "yscale", "title")
+PANEL_KEYS = ("x", "y", "xscale", "yscale", "title", "marks", "errors")
+ERRORS = ("interval", "sd")
 RATE_METHODS = ("wilson", "clopper-pearson")
 CONTINUOUS_METHODS = ("t", "bootstrap")
 SCALES = ("linear", "log")
@@ -163,6 +178,21 @@ class Chip:
     def identity(self) -> dict[str, Any]:
         return {"seed": self.seed, "bench": dict(self.bench), "parameters": dict(self.parameters)}
 
+    def under(self, condition: Condition | None) -> Chip:
+        """This chip as a run of ``condition`` sees it: the condition's bench overrides added."""
+        if condition is None or not condition.bench:
+            return self
+        return Chip(self.seed, self.bench + condition.bench, self.parameters)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A named variant of the set-up: bench overrides for every chip, and protocol parameters."""
+
+    name: str
+    bench: tuple[tuple[str, str], ...] = ()
+    parameters: tuple[tuple[str, Any], ...] = ()
+
 
 @dataclass(frozen=True)
 class Panel:
@@ -173,6 +203,8 @@ class Panel:
     xscale: str = "linear"
     yscale: str = "linear"
     title: str = ""
+    marks: tuple[tuple[str, float], ...] = ()  # (label, value): reference values drawn across the panel
+    errors: str = "interval"  # error bars: the statistic's interval, or "sd": mean over chips +- sd
 
 
 @dataclass(frozen=True)
@@ -201,6 +233,7 @@ class CampaignSpec:
     parameters: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list[Any]] = field(default_factory=dict)
     chips: list[Chip] = field(default_factory=lambda: [Chip()])
+    conditions: dict[str, Condition] = field(default_factory=dict)  # grid dimension CONDITION, in order
     description: str = ""
     confidence: float = 0.95
     rates: str = "wilson"
@@ -222,10 +255,19 @@ class CampaignSpec:
         for point in itertools.product(*(range(len(v)) for v in self.grid.values())):
             values = {n: self.grid[n][i] for n, i in zip(names, point, strict=True)}
             for c, chip in enumerate(self.chips):
-                params = {**self.parameters, **values, **dict(chip.parameters)}
-                out.append(Task(_run_key(self.protocol, self.station_name, params, chip), point, c, chip,
+                run_chip, params = _run_of(self.parameters, values, chip, self.conditions)
+                out.append(Task(_run_key(self.protocol, self.station_name, params, run_chip), point, c, run_chip,
                                 values, params))
         return out
+
+
+def _run_of(fixed: Mapping[str, Any], values: Mapping[str, Any], chip: Chip,
+            conditions: Mapping[str, Condition]) -> tuple[Chip, dict[str, Any]]:
+    """(the chip as the run sees it, the run's explicit parameters) at grid ``values``."""
+    condition = conditions.get(values[CONDITION]) if conditions else None
+    grid = {k: v for k, v in values.items() if not (conditions and k == CONDITION)}
+    extra = dict(condition.parameters) if condition else {}
+    return chip.under(condition), {**fixed, **grid, **extra, **dict(chip.parameters)}
 
 
 def _run_key(protocol: str, station: str, parameters: Mapping[str, Any], chip: Chip) -> str:
@@ -325,6 +367,16 @@ def _check(doc: _Doc, text: str, base: Path, default_name: str, check_benches: b
         for k, _ in chip.parameters:
             if k in fixed or k in grid:
                 raise doc.error(("chips",), f"chip {c}: parameter {k!r} is also fixed or in the grid")
+    conditions = _conditions(doc, d.get("conditions"), lambda path, k, v: canonical(path, k, v))
+    for name, cond in conditions.items():
+        for k, _ in cond.parameters:
+            if k in fixed or k in grid or any(k in dict(chip.parameters) for chip in chips):
+                raise doc.error(("conditions", name, "parameters", k),
+                                f"parameter {k!r} is also fixed, in the grid or a chip's")
+    if conditions:
+        if CONDITION in grid:
+            raise doc.error(("grid", CONDITION), f"{CONDITION!r} is the grid dimension of 'conditions:'")
+        grid = {CONDITION: list(conditions), **grid}
 
     station_ref = d.get("station", cls.STATION)
     if not isinstance(station_ref, str) or not station_ref:
@@ -332,8 +384,9 @@ def _check(doc: _Doc, text: str, base: Path, default_name: str, check_benches: b
     if station_ref.endswith((".yaml", ".yml")) and not Path(station_ref).is_absolute():
         local = base / station_ref
         station_ref = str(local.resolve()) if local.is_file() else station_ref
+    run_chips = list(dict.fromkeys([*chips, *(chip.under(c) for c in conditions.values() for chip in chips)]))
     try:
-        stations = {chip: Station.load(station_ref, library_options=chip.library_options()) for chip in chips}
+        stations = {chip: Station.load(station_ref, library_options=chip.library_options()) for chip in run_chips}
     except StationError as exc:
         raise doc.error(("station",) if "station" in d else ("chips",), str(exc)) from None
     station = next(iter(stations.values()))
@@ -348,7 +401,7 @@ def _check(doc: _Doc, text: str, base: Path, default_name: str, check_benches: b
     for point in itertools.product(*grid.values()):
         values = dict(zip(grid, point, strict=True))
         for chip in chips:
-            params = {**fixed, **values, **dict(chip.parameters)}
+            params = _run_of(fixed, values, chip, conditions)[1]
             key = json.dumps(params, sort_keys=True, default=repr)
             if key in seen:
                 continue
@@ -380,13 +433,17 @@ def _check(doc: _Doc, text: str, base: Path, default_name: str, check_benches: b
 
     spec = CampaignSpec(
         name=name, protocol=cls.NAME or d["protocol"], station=station_ref, station_name=station.name,
-        parameters=fixed, grid=grid, chips=chips, description=description.strip(),
+        parameters=fixed, grid=grid, chips=chips, conditions=conditions, description=description.strip(),
         confidence=float(confidence), rates=rates, continuous=continuous, figure=figure,
-        headlines=headlines, units={k: getattr(s, "units", None) or "" for k, s in specs.items()},
+        headlines=headlines, units={**{k: getattr(s, "units", None) or "" for k, s in specs.items()},
+                                    **({CONDITION: ""} if conditions else {})},
         source=doc.source, text=text,
     )
     if check_benches:
         _check_benches(doc, d.get("chips"), chips, stations)
+        for name, cond in conditions.items():
+            _check_benches(doc, None, [chip.under(cond) for chip in chips], stations,
+                           at=("conditions", name, "bench"))
     return spec
 
 
@@ -501,12 +558,33 @@ def _chips(doc: _Doc, value: Any, canonical) -> list[Chip]:
     return chips
 
 
+def _conditions(doc: _Doc, value: Any, canonical) -> dict[str, Condition]:
+    out: dict[str, Condition] = {}
+    seen: dict[tuple, str] = {}
+    for name, item in _mapping(doc, ("conditions",), value).items():
+        path = ("conditions", name)
+        if not isinstance(name, str) or not name.strip():
+            raise doc.error(path, "a condition is named by text")
+        item = _mapping(doc, path, item)
+        _known_keys(doc, path, item, CONDITION_KEYS)
+        params = tuple((str(k), canonical(path + ("parameters", k), str(k), x))
+                       for k, x in _mapping(doc, path + ("parameters",), item.get("parameters")).items())
+        cond = Condition(name, _bench(doc, path + ("bench",), item.get("bench")), params)
+        same = seen.setdefault((cond.bench, cond.parameters), name)
+        if same != name:
+            raise doc.error(path, f"condition {name!r} is the same set-up as {same!r}")
+        out[name] = cond
+    if value is not None and not out:
+        raise doc.error(("conditions",), "expected named conditions: {name: {bench: ..., parameters: ...}}")
+    return out
+
+
 def _panels(doc: _Doc, value: Any, grid: Mapping, headlines: Sequence[Headline]) -> list[Panel]:
     if value is None:
         return []
     names = [h.name for h in headlines]
     if not isinstance(value, list):
-        raise doc.error(("figure",), "expected a list of panels {x, y, xscale, yscale, title}")
+        raise doc.error(("figure",), "expected a list of panels {x, y, xscale, yscale, title, marks, errors}")
     out = []
     for i, item in enumerate(value):
         path = ("figure", i)
@@ -522,11 +600,18 @@ def _panels(doc: _Doc, value: Any, grid: Mapping, headlines: Sequence[Headline])
             raise doc.error(path + ("y",), f"y must name headline(s) of the protocol: {', '.join(names) or 'none'}")
         xs = _choice(doc, path + ("xscale",), panel.get("xscale", "linear"), SCALES)
         ys = _choice(doc, path + ("yscale",), panel.get("yscale", "linear"), SCALES)
-        out.append(Panel(x, tuple(y), xs, ys, str(panel.get("title", ""))))
+        marks = _mapping(doc, path + ("marks",), panel.get("marks"))
+        for label, v in marks.items():
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise doc.error(path + ("marks", label), f"a mark is a number (the value of {label!r})")
+        errors = _choice(doc, path + ("errors",), panel.get("errors", "interval"), ERRORS)
+        out.append(Panel(x, tuple(y), xs, ys, str(panel.get("title", "")),
+                         tuple((str(k), float(v)) for k, v in marks.items()), errors))
     return out
 
 
-def _check_benches(doc: _Doc, raw: Any, chips: list[Chip], stations: Mapping[Chip, Any]) -> None:
+def _check_benches(doc: _Doc, raw: Any, chips: list[Chip], stations: Mapping[Chip, Any],
+                   at: tuple | None = None) -> None:
     """Open the station's libraries once per distinct set of bench overrides (with that chip's seed):
     a bad key or value fails here, before anything runs, as the backend builds the bench a run would."""
     import pyvisa
@@ -541,8 +626,9 @@ def _check_benches(doc: _Doc, raw: Any, chips: list[Chip], stations: Mapping[Chi
             try:
                 pyvisa.ResourceManager(lib).close()
             except Exception as exc:
-                at = ("chips", i) if isinstance(raw, list) else ("chips",)
-                at += ("bench",) if chip.bench else ("seed",) if isinstance(raw, list) else ("seeds",)
+                if at is None:
+                    at = ("chips", i) if isinstance(raw, list) else ("chips",)
+                    at += ("bench",) if chip.bench else ("seed",) if isinstance(raw, list) else ("seeds",)
                 first = (str(exc).splitlines() or [""])[0]
                 raise doc.error(at, f"the bench refuses chip {chip.label} ({lib}): "
                                     f"{type(exc).__name__}: {first}") from None

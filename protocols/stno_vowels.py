@@ -60,6 +60,7 @@ from labctl.protocols._stno.vowel_data import fit_encoding, talker_split, vowel_
 from labctl.protocols._stno.vowel_design import fit_design
 from labctl.protocols._stno.vowel_figure import vowel_figure
 from labctl.protocols._stno.vowel_learning import Calibration, currents_for, epoch_rate, next_currents
+from labctl.protocols._stno.vowel_mlp import mlp_parameters, mlp_rates
 from labctl.protocols._stno.vowel_readout import N_OSC, VOWELS, classify, map_code, read_spectrum
 
 N_TALKERS = 37
@@ -103,7 +104,9 @@ class VowelRecognition(STNOSpectra):
                   title="Frequencies of the oscillators along learning"))
     DEFAULT = "recognition"
     HEADLINES = (Headline("train_rate", "", "Recognition rate, training set (last epoch)", rate=True),
-                 Headline("test_rate", "", "Recognition rate, test set (last epoch)", rate=True))
+                 Headline("test_rate", "", "Recognition rate, test set (last epoch)", rate=True),
+                 Headline("mlp_train_rate", "", "MLP reference, training set", rate=True),
+                 Headline("mlp_test_rate", "", "MLP reference, test set", rate=True))
 
     # learning keeps every current within [i_min, i_max] (calibration sweeps it); both tones at rf_power
     SETPOINTS = {**{f"smu{k}.source_current": ("i_min", "i_max") for k in range(1, 5)},
@@ -170,6 +173,8 @@ class VowelRecognition(STNOSpectra):
     loop_closed = BooleanParameter("Coupling loop closed while learning and testing", default=True)
     map_points = IntegerParameter("Grid points per axis of the final synchronization maps", default=11,
                                   minimum=2, maximum=201)
+    mlp_hidden = IntegerParameter("Hidden units of the software MLP reference on the same split (0 = none)",
+                                  default=0, minimum=0, maximum=64)
 
     # -- parameters and data --------------------------------------------------------------------
     def check_parameters(self):
@@ -215,7 +220,16 @@ class VowelRecognition(STNOSpectra):
         return (Sweep("epoch", range(self.epochs + 1)),)
 
     def tables(self):
-        return (Table("accuracy", (
+        reference = Table("reference", (
+            Column("network_parameters", "", "Trainable values of the oscillator network (4 currents, 7 x 2 "
+                   "target oscillators)"),
+            Column("mlp_hidden", "", "Hidden units of the MLP reference (0: none)"),
+            Column("mlp_parameters", "", "Weights and biases of the MLP reference"),
+            Column("mlp_train_accuracy", "", "MLP reference, training set", trials="mlp_train_tokens"),
+            Column("mlp_test_accuracy", "", "MLP reference, test set", trials="mlp_test_tokens"),
+            Column("mlp_train_tokens", "", "Training vowels (MLP)"),
+            Column("mlp_test_tokens", "", "Test vowels (MLP)")), grid=())
+        return (reference, Table("accuracy", (
             Column("epoch", "", "Epoch", axis=True),
             Column("train_accuracy", "", "Recognition rate, training set (while learning)", trials="train_tokens"),
             Column("test_accuracy", "", "Recognition rate, test set", trials="test_tokens"),
@@ -261,6 +275,7 @@ class VowelRecognition(STNOSpectra):
         f_a, f_b = encoding.encode(tokens.formants)
         placement, targets, _ = fit_design(f_a[train], f_b[train], labels[train], (self.band_low, self.band_high),
                                            self.design_halfwidth, self.seed)
+        self.reference(tokens.formants[:, :2], labels, train, test)
         self.emit_array("formant_range", np.array([encoding.f1, encoding.f2]))
         self.emit_array("design_frequency", placement)
         for v, m in enumerate(targets):
@@ -294,6 +309,18 @@ class VowelRecognition(STNOSpectra):
             self.scan_plane(run, closed, targets)
         for rf in (self.rf_a, self.rf_b):
             rf.disable()
+
+    def reference(self, formants, labels, train, test):
+        """The software MLP on the same split (module `vowel_mlp`), when `mlp_hidden` asks for one."""
+        rates, n = (float("nan"), float("nan")), (0, 0)
+        if self.mlp_hidden:
+            rates = mlp_rates(formants[train], labels[train], formants[test], labels[test], self.mlp_hidden,
+                              self.seed)
+            n = (len(train), len(test))
+        self.emit_row("reference", network_parameters=N_OSC + 2 * len(VOWELS), mlp_hidden=self.mlp_hidden,
+                      mlp_parameters=mlp_parameters(self.mlp_hidden) if self.mlp_hidden else 0,
+                      mlp_train_accuracy=rates[0], mlp_test_accuracy=rates[1], mlp_train_tokens=n[0],
+                      mlp_test_tokens=n[1])
 
     def calibrate(self) -> Calibration:
         """Each oscillator alone (the others unbiased): peak frequency at `cal_points` currents."""
@@ -375,8 +402,13 @@ class VowelRecognition(STNOSpectra):
         c = run.columns()
         epoch, test, correct = (c[k].values for k in ("epoch", "test", "correct"))
         last = epoch == epoch.max()
-        return {name: Rate(int(correct[last & (test == flag)].sum()), int(np.sum(last & (test == flag))))
-                for name, flag in (("train_rate", 0), ("test_rate", 1))}
+        out = {name: Rate(int(correct[last & (test == flag)].sum()), int(np.sum(last & (test == flag))))
+               for name, flag in (("train_rate", 0), ("test_rate", 1))}
+        ref = run.columns("reference")
+        for part in ("train", "test"):
+            rate, n = ref[f"mlp_{part}_accuracy"].values[0], int(ref[f"mlp_{part}_tokens"].values[0])
+            out[f"mlp_{part}_rate"] = Rate(int(round(rate * n)) if n else 0, n)
+        return out
 
     @classmethod
     def figure(cls, run):

@@ -68,6 +68,41 @@ def test_chips_one_by_one_with_bench_overrides_and_their_own_parameters(tmp_path
     assert spec.tasks()[2].parameters["points"] == 3
 
 
+def test_conditions_are_the_first_grid_dimension_with_bench_overrides_on_every_chip(tmp_path):
+    spec = load_spec(_spec(tmp_path, """\
+        protocol: demo_iv
+        parameters: {points: 3}
+        conditions:
+          room: {}
+          warm: {bench: {temperature: 340}, parameters: {compliance: 2e-3}}
+        grid: {v_stop: [0.5, 0.6]}
+        chips: {seeds: [1, 2]}
+        """))
+    assert list(spec.grid) == ["condition", "v_stop"] and spec.grid["condition"] == ["room", "warm"]
+    tasks = spec.tasks()
+    assert len(tasks) == 2 * 2 * 2 and len({t.key for t in tasks}) == len(tasks)
+    room, warm = tasks[0], tasks[4]
+    assert room.values == {"condition": "room", "v_stop": 0.5} and "condition" not in room.parameters
+    assert room.chip.library_options() == {"seed": "1"} and "compliance" not in room.parameters
+    assert warm.chip.library_options() == {"seed": "1", "temperature": "340"}
+    assert warm.parameters == {"points": 3, "v_stop": 0.5, "compliance": 2e-3} and warm.chip_index == 0
+    assert spec.figure == [] and spec.units["condition"] == ""
+
+
+@pytest.mark.parametrize(("conditions", "line", "words"), [
+    ("  a: {}\n  b: {}\n", 5, "same set-up as 'a'"),
+    ("  a: {bench: {tempurature: 300}}\n", 4, "conditions.a.bench: the bench refuses"),
+    ("  a: {parameters: {points: 3}}\n", 4, "also fixed"),
+    ("  a: {parameters: {pionts: 3}}\n", 4, "no parameter 'pionts'"),
+    ("  a: {bench: {temperature: 300}, seed: 3}\n", 4, "unknown key 'seed'"),
+])
+def test_bad_conditions_are_refused_where_they_are(tmp_path, conditions, line, words):
+    path = _spec(tmp_path, "protocol: demo_iv\nparameters: {points: 3}\nconditions:\n" + conditions)
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    assert str(err.value).startswith(f"{path}:{line}:") and words in str(err.value), str(err.value)
+
+
 def test_no_chips_means_the_bench_files_own_sample(tmp_path):
     spec = load_spec(_spec(tmp_path, "protocol: demo_iv\ngrid: {points: {geomspace: [2, 8, 3]}}\n"))
     assert spec.chips == [Chip()] and spec.chips[0].library_options() == {}
@@ -144,4 +179,6 @@ def test_shipped_studies_are_valid_specs_of_the_promised_size():
     assert len(bnn.chips) >= 16 and dict(bnn.parameters)["repeats"] > 1
     assert len(vowels.chips) >= 10
     assert len({c.seed for c in vowels.chips}) == len({dict(c.parameters)["seed"] for c in vowels.chips}) >= 10
-    assert all(s.figure or s.name == "vowels_over_splits" for s in studies.values())
+    assert all(s.figure for s in studies.values())
+    assert vowels.grid["condition"] == ["realistic chip", "idealized oscillators", "coupling off"]
+    assert {h.name for h in vowels.headlines} >= {"test_rate", "mlp_test_rate"}
