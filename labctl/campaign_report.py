@@ -134,7 +134,8 @@ def campaign_figure(index: CampaignIndex):
     panels = _panels(index)
     if not panels:  # no grid: one bar per headline
         panels = [Panel("", tuple(h.name for h in index.headlines))]
-    fig = Figure(figsize=(max(7.0, 5.2 * len(panels)), 3.9), layout="constrained")
+    tall = any(_categorical(index, p.x) for p in panels)  # bar panels carry their legend underneath
+    fig = Figure(figsize=(max(7.0, 5.2 * len(panels)), 4.9 if tall else 3.9), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, panel in zip(axes, panels, strict=True):
         _draw(ax, index, panel)
@@ -189,7 +190,7 @@ def _draw(ax, index: CampaignIndex, panel: Panel) -> None:
         ax.set_yscale(panel.yscale, **({"nonpositive": "mask"} if panel.yscale == "log" else {}))
         ax.set_ylabel(_common_label([index.summaries[n] for n in panel.y]))
         ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)  # under the bars
         if panel.title:
             ax.set_title(panel.title, fontsize=10)
         return

@@ -368,10 +368,10 @@ def _check(doc: _Doc, text: str, base: Path, default_name: str, check_benches: b
             if k in fixed or k in grid:
                 raise doc.error(("chips",), f"chip {c}: parameter {k!r} is also fixed or in the grid")
     conditions = _conditions(doc, d.get("conditions"), lambda path, k, v: canonical(path, k, v))
-    for name, cond in conditions.items():
+    for label, cond in conditions.items():
         for k, _ in cond.parameters:
             if k in fixed or k in grid or any(k in dict(chip.parameters) for chip in chips):
-                raise doc.error(("conditions", name, "parameters", k),
+                raise doc.error(("conditions", label, "parameters", k),
                                 f"parameter {k!r} is also fixed, in the grid or a chip's")
     if conditions:
         if CONDITION in grid:
@@ -441,9 +441,9 @@ def _check(doc: _Doc, text: str, base: Path, default_name: str, check_benches: b
     )
     if check_benches:
         _check_benches(doc, d.get("chips"), chips, stations)
-        for name, cond in conditions.items():
+        for label, cond in conditions.items():
             _check_benches(doc, None, [chip.under(cond) for chip in chips], stations,
-                           at=("conditions", name, "bench"))
+                           at=("conditions", label, "bench"))
     return spec
 
 
