@@ -158,6 +158,10 @@ class BitErrorRate(FixedReference, FormsFirst, VerifyParameters, RRAMDieProtocol
                                           "energy per device write)")),
             grid=(*self.scan(), Sweep("code", range(len(codes))))),)
 
+    def plots(self):
+        """Without codes (``codes=``) there is no ``ecc`` table, so no plot of it."""
+        return tuple(p for p in self.PLOTS if p.channel != "ecc" or self.code_list())
+
     def startup(self):
         self.currents, self.cycle_targets = self.conditions()
         self.codes_used = self.code_list()

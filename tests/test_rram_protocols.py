@@ -108,6 +108,15 @@ def test_unknown_codes_are_refused_before_a_file_exists(tmp_path):
     assert bench_of_station().die.log.count == 0
 
 
+def test_no_codes_runs_without_the_ecc_table_and_its_plot(tmp_path):
+    cls, res = run("rram_bit_error_rate", tmp_path / "plain.h5", compliances="20e-6", repeats=1, codes="")
+    assert res.status == "completed", res.message
+    with open_run(tmp_path / "plain.h5") as r:
+        assert "ecc" not in r.data_names and "ber_ecc" not in r.data_names
+        assert r.data().signal.name == "ber_2t2r"
+        figure_ok(cls, r)
+
+
 def check_rates(cols, rate, count, trials):
     """Counts, rates and their 95 % intervals in the file agree with a recomputation from the counts."""
     k, n = cols[count].values, cols[trials].values
