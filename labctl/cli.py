@@ -156,6 +156,8 @@ def cmd_run(args) -> int:
         runner.prepare()
     except (StationError, ParameterError, RunFileError, FileExistsError, StorageError, LimitError) as exc:
         raise UsageError(str(exc)) from None
+    except BrokenPipeError:  # `labctl run P --dry-run | head`: the reader left, no file was involved
+        raise
     except OSError as exc:
         raise UsageError(f"cannot create {out}: {exc}") from None
     if not args.quiet:

@@ -179,3 +179,17 @@ def test_show_into_a_closed_pipe_is_not_an_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     assert main(["show", str(tmp_path / "a.h5")]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_a_dry_run_into_a_closed_pipe_is_not_an_error(tmp_path, monkeypatch, capsys):
+    """`labctl run P --dry-run | head -1`: not a failure to create a run file (none is involved)."""
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["run", "demo_iv", "--dry-run"]) == 0
+    assert capsys.readouterr().err == ""
+    assert not list(tmp_path.iterdir())
