@@ -98,6 +98,8 @@ def _dry_run(runner, label: str) -> int:
 
     p, station = runner.protocol, runner.station
     print(f"{label} on station {station.name} ({station.path}): dry run, nothing connected or written")
+    libraries = sorted({spec.visa_library for role, spec in station.roles.items() if role in p.roles()})
+    print(f"  VISA library: {', '.join(lib or 'pyvisa default' for lib in libraries)}")
     print("  parameters:")
     for name, rec in p.parameter_records().items():
         value, units = rec["value"], rec["units"]

@@ -41,6 +41,16 @@ def test_dry_run_prints_the_plan_and_its_checks_and_writes_nothing(in_tmp, capsy
     assert not list(in_tmp.iterdir())
 
 
+def test_dry_run_names_the_visa_library_with_the_bench_seed_and_options(in_tmp, capsys):
+    assert main(["run", "stno_frequency_vs_current", "--dry-run", "--bench-seed", "4",
+                 "--bench-option", "device.temperature=200"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "  VISA library: stno.yaml?device.temperature=200&seed=4@labsim"
+    assert main(["run", "demo_iv", "--dry-run", "--visa-library", "@py"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "  VISA library: @py"
+    assert not list(in_tmp.iterdir())
+
+
 @pytest.mark.parametrize(
     "name, params, refused",
     [
