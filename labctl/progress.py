@@ -13,7 +13,8 @@ from typing import Any
 
 __all__ = ["RunProgress", "bar"]
 
-_RUN_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]"
+# tqdm writes the postfix as ", TEXT": it goes where tqdm's own rate would, after the times
+_RUN_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
 
 
 def bar(desc: str, total: float, *, enabled: bool | None = None, file: Any = None, leave: bool = True,

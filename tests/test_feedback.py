@@ -53,6 +53,7 @@ def test_progress_bar_shows_percent_and_points_on_a_terminal():
         bar(50.0)
     text = stream.getvalue()
     assert "demo_iv" in text and " 50%" in text and "21 pts" in text
+    assert text.rstrip().endswith("<00:00, 21 pts]") and "| ," not in text  # as tqdm's own "[<, it/s]"
 
 
 def test_progress_bar_is_silent_when_output_is_not_a_terminal():
