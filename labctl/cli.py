@@ -91,14 +91,26 @@ def _print_params(cls, label: str) -> None:
               + f"   {spec.name}{bounds}")
 
 
-def _dry_run(runner, label: str) -> int:
-    """``labctl run --dry-run``: parameters, the plan against the station's limits; nothing opened."""
+def _dry_run(runner, label: str, bench_options: bool = False) -> int:
+    """``labctl run --dry-run``: parameters, the plan against the station's limits; no instrument opened.
+
+    With ``bench_options`` (``--bench-seed``/``--bench-option``) each library is loaded once, as a
+    campaign spec's check does, so a bench that refuses an option fails here rather than at the run."""
     from labctl.plan import plan_table, refuse
     from labctl.units import fmt_quantity
 
     p, station = runner.protocol, runner.station
-    print(f"{label} on station {station.name} ({station.path}): dry run, nothing connected or written")
     libraries = sorted({spec.visa_library for role, spec in station.roles.items() if role in p.roles()})
+    if bench_options:
+        import pyvisa
+
+        for lib in filter(None, libraries):
+            try:
+                pyvisa.ResourceManager(lib).close()
+            except Exception as exc:  # the backend's own words: which option, what it takes
+                first = (str(exc).splitlines() or [type(exc).__name__])[0]
+                raise UsageError(f"{lib}: {first}") from None
+    print(f"{label} on station {station.name} ({station.path}): dry run, nothing connected or written")
     print(f"  VISA library: {', '.join(lib or 'pyvisa default' for lib in libraries)}")
     print("  parameters:")
     for name, rec in p.parameter_records().items():
@@ -153,7 +165,7 @@ def cmd_run(args) -> int:
                                library_options=options or None)
         runner = Runner(protocol, station, out, entry=entry)
         if args.dry_run:
-            return _dry_run(runner, label)
+            return _dry_run(runner, label, bench_options=bool(options))
         check_target(out, entry, new=args.entry is None)
         runner.prepare()
     except (StationError, ParameterError, RunFileError, FileExistsError, StorageError, LimitError) as exc:

@@ -51,6 +51,15 @@ def test_dry_run_names_the_visa_library_with_the_bench_seed_and_options(in_tmp, 
     assert not list(in_tmp.iterdir())
 
 
+def test_dry_run_refuses_a_bench_option_the_bench_does_not_take(in_tmp, capsys):
+    assert main(["run", "stno_frequency_vs_current", "--dry-run", "--bench-option", "device.temperatur=200"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("labctl: error: stno.yaml?device.temperatur=200@labsim: ")
+    assert "has no parameter 'temperatur'" in captured.err
+    assert not list(in_tmp.iterdir())
+
+
 @pytest.mark.parametrize(
     "name, params, refused",
     [
