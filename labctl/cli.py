@@ -116,6 +116,8 @@ def _dry_run(runner, label: str, bench_options: bool = False) -> int:
     for name, rec in p.parameter_records().items():
         value, units = rec["value"], rec["units"]
         shown = fmt_quantity(value, units) if isinstance(value, float) else f"{_fmt(value)} {units}".rstrip()
+        if isinstance(value, str) and not value.strip():
+            shown = "(empty)"  # an empty list (`codes=`), not a bare unit
         print(f"    {name} = {shown}   ({rec['source']})")
     checks = runner.plan_checks()
     print("  plan against the station's limits:" if checks else "  plan: the protocol declares no setpoints")

@@ -51,6 +51,11 @@ def test_dry_run_names_the_visa_library_with_the_bench_seed_and_options(in_tmp, 
     assert not list(in_tmp.iterdir())
 
 
+def test_dry_run_shows_an_empty_list_as_empty(in_tmp, capsys):
+    assert main(["run", "rram_bnn_inference", "--dry-run", "-p", "set_voltages="]) == 0
+    assert "    set_voltages = (empty)   (explicit)" in capsys.readouterr().out.splitlines()
+
+
 def test_dry_run_refuses_a_bench_option_the_bench_does_not_take(in_tmp, capsys):
     assert main(["run", "stno_frequency_vs_current", "--dry-run", "--bench-option", "device.temperatur=200"]) == 2
     captured = capsys.readouterr()
