@@ -66,6 +66,7 @@ def cmd_campaign(args) -> int:
 
 
 def _print_plan(spec, folder: Path) -> int:
+    from labctl.campaign_spec import count_chips
     from labctl.results import open_run
 
     tasks = spec.tasks()
@@ -79,7 +80,8 @@ def _print_plan(spec, folder: Path) -> int:
             except (OSError, ValueError, KeyError):
                 pass
     grid = ", ".join(f"{k} x{len(v)}" for k, v in spec.grid.items()) or "no grid"
-    print(f"{spec.name}: {spec.protocol} on station {spec.station_name}; {grid}; {len(spec.chips)} chip(s) "
+    chips = count_chips([c.label for c in spec.chips])
+    print(f"{spec.name}: {spec.protocol} on station {spec.station_name}; {grid}; {chips} "
           f"-> {len(tasks)} runs, {done} already completed in {folder}")
     return 0
 

@@ -18,7 +18,7 @@ import re
 import numpy as np
 
 from labctl.campaign_index import CampaignIndex, Summary
-from labctl.campaign_spec import Panel
+from labctl.campaign_spec import Panel, count_chips
 
 __all__ = ["campaign_figure", "describe", "summary_table"]
 
@@ -38,11 +38,15 @@ def _grid_label(index: CampaignIndex, at: tuple[int, ...]) -> str:
     return ", ".join(parts) or "all runs"
 
 
+def _chips(index: CampaignIndex) -> str:
+    return count_chips([c["label"] for c in index.chips])
+
+
 def summary_table(index: CampaignIndex) -> str:
     """One row per grid point: each headline's statistic [interval] and sd, and runs counted."""
     pct = f"{100 * index.confidence:g} %"
     counts = index.counts()
-    head = (f"{index.name}: {index.n_runs} runs of {index.protocol} on {len(index.chips)} chip(s): "
+    head = (f"{index.name}: {index.n_runs} runs of {index.protocol} on {_chips(index)}: "
             + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"  [{index.status}]")
     if not index.headlines:
         return head + "\n(the protocol declares no headline scalars)"
@@ -140,7 +144,7 @@ def campaign_figure(index: CampaignIndex):
     for ax, panel in zip(axes, panels, strict=True):
         _draw(ax, index, panel)
     counts = index.counts()
-    fig.suptitle(f"{index.name}: {index.protocol}, {len(index.chips)} chip(s), "
+    fig.suptitle(f"{index.name}: {index.protocol}, {_chips(index)}, "
                  f"{counts.get('completed', 0)}/{index.n_runs} runs completed; "
                  f"{100 * index.confidence:g} % intervals", fontsize=10)
     return fig

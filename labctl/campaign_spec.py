@@ -185,6 +185,15 @@ class Chip:
         return Chip(self.seed, self.bench + condition.bench, self.parameters)
 
 
+def count_chips(labels: list[str]) -> str:
+    """How many chips a campaign runs on, from their labels: chips that differ only in protocol parameters
+    (``[k=v]``, e.g. talker splits on one chip) are one chip with several parameter sets."""
+    benches = {label.split(" [", 1)[0] for label in labels}
+    if len(benches) == len(labels):
+        return f"{len(labels)} chip(s)"
+    return f"{len(benches)} chip(s) x {len(labels)} parameter sets"
+
+
 @dataclass(frozen=True)
 class Condition:
     """A named variant of the set-up: bench overrides for every chip, and protocol parameters."""

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from labctl.campaign_spec import Chip, SpecError, load_spec
+from labctl.campaign_spec import Chip, SpecError, count_chips, load_spec
 from labctl.cli import main
 from labctl.studies import shipped_studies
 
@@ -184,3 +184,9 @@ def test_shipped_studies_are_valid_specs_of_the_promised_size():
     assert all(s.figure for s in studies.values())
     assert vowels.grid["condition"] == ["realistic chip", "idealized oscillators", "coupling off"]
     assert {h.name for h in vowels.headlines} >= {"test_rate", "mlp_test_rate"}
+
+
+def test_chips_that_differ_only_in_protocol_parameters_count_as_one_chip():
+    vowels = load_spec(next(p for p in shipped_studies() if p.stem == "vowels_over_splits"))
+    assert count_chips([c.label for c in vowels.chips]) == "1 chip(s) x 10 parameter sets"
+    assert count_chips(["seed=1", "seed=2", "seed=2 temperature=340"]) == "3 chip(s)"
