@@ -7,9 +7,9 @@ refines on the real oscillators: each oscillator k at its free-running frequency
 the nearer one. A vowel's target is one oscillator (or none) on f_A and one (or none) on f_B, as in
 `labctl.protocols._stno.vowel_readout`. For a placement f_1 < ... < f_4 in the band, every training token
 gives such a pair; the seven targets are the distinct pairs that the most training tokens of each vowel
-give (an assignment problem), and the placement is the one, among seeded random placements and local
-moves around the best, whose targets classify the most training tokens with the protocol's readout
-(nearest target). Nothing here decides a lock during the experiment: the maps are read from spectra.
+give (an assignment problem), and the placement is the one whose targets classify the most training
+tokens with the protocol's readout (nearest target), searched from seeded random placements by coordinate
+ascent (`fit_designs`). Nothing here decides a lock during the experiment: the maps are read from spectra.
 """
 
 from __future__ import annotations
@@ -69,27 +69,71 @@ def _targets_for(pairs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, flo
     return chosen, hits / len(labels)
 
 
-def fit_design(f_a: np.ndarray, f_b: np.ndarray, labels: np.ndarray, band: tuple[float, float],
-               halfwidth: float, seed: int, candidates: int = 600, refinements: int = 300
-               ) -> tuple[np.ndarray, np.ndarray, float]:
-    """(placement (4,) Hz, target maps (7, 4, 2) bool, idealized training accuracy) from the training
-    tokens' input frequencies `f_a`, `f_b` and vowel indices `labels` (module docstring)."""
+def design_at(f_a: np.ndarray, f_b: np.ndarray, labels: np.ndarray, placement: np.ndarray, halfwidth: float
+              ) -> tuple[np.ndarray, float]:
+    """(target maps (7, 4, 2) bool, idealized training accuracy) of oscillators at `placement` (Hz)."""
+    chosen, acc = _targets_for(idealized_pairs(f_a, f_b, placement, halfwidth), np.asarray(labels, int))
+    return pair_maps(PAIRS[chosen]), acc
+
+
+def fit_designs(f_a: np.ndarray, f_b: np.ndarray, labels: np.ndarray, band: tuple[float, float],
+                halfwidth: float, seed: int, count: int = 1, distance: float = 5e6, candidates: int = 600,
+                starts: int = 8, step: float = 0.5e6) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """The `count` best designs, best first, each (placement (4,) Hz, target maps (7, 4, 2) bool, idealized
+    training accuracy), from the training tokens' input frequencies `f_a`, `f_b` and vowel indices `labels`
+    (module docstring). Two designs differ by more than `distance` for at least one oscillator.
+
+    Search: the even spread and `candidates` seeded random placements; from the `starts` best distinct
+    ones, coordinate ascent (each oscillator in turn to its best position on a `step` grid of the band,
+    the others held) until no move helps. The accuracy is piecewise constant in the placement, with many
+    local optima: local moves around one random point do not reach the best placement reliably.
+    """
     rng = np.random.default_rng(seed)
     low, high = band
     f_a, f_b, labels = np.asarray(f_a, float), np.asarray(f_b, float), np.asarray(labels, int)
-    best = (-1.0, None, None)
+    seen: dict[tuple, tuple[float, np.ndarray, np.ndarray]] = {}
 
-    def consider(placement):
-        nonlocal best
-        placement = np.sort(placement)
-        chosen, acc = _targets_for(idealized_pairs(f_a, f_b, placement, halfwidth), labels)
-        if acc > best[0]:
-            best = (acc, placement, chosen)
+    def score(placement) -> float:
+        placement = np.sort(np.clip(placement, low, high))
+        key = tuple(np.round(placement / 1e3).astype(int))  # kHz: the same design seen again
+        if key not in seen:
+            chosen, acc = _targets_for(idealized_pairs(f_a, f_b, placement, halfwidth), labels)
+            seen[key] = (acc, placement, chosen)
+        return seen[key][0]
 
-    consider(low + (np.arange(N_OSC) + 0.5) / N_OSC * (high - low))  # the even spread first
+    def distinct(ranked, n):
+        kept = []
+        for acc, placement, chosen in ranked:
+            if all(np.max(np.abs(placement - other[1])) > distance for other in kept):
+                kept.append((acc, placement, chosen))
+            if len(kept) == n:
+                break
+        return kept
+
+    def ranked():
+        return sorted(seen.values(), key=lambda d: -d[0])  # stable: ties keep the order found
+
+    score(low + (np.arange(N_OSC) + 0.5) / N_OSC * (high - low))  # the even spread first
     for _ in range(candidates):
-        consider(rng.uniform(low, high, N_OSC))
-    for scale in np.geomspace(0.1, 0.01, refinements) * (high - low):
-        consider(np.clip(best[1] + scale * rng.standard_normal(N_OSC), low, high))
-    acc, placement, chosen = best
-    return placement, pair_maps(PAIRS[chosen]), acc
+        score(rng.uniform(low, high, N_OSC))
+    grid = np.arange(low, high + step / 2, step)
+    for _, start, _ in distinct(ranked(), starts):
+        placement, best = start.copy(), score(start)
+        improved = True
+        while improved:
+            improved = False
+            for k in range(N_OSC):
+                trial = np.repeat(placement[None], len(grid), axis=0)
+                trial[:, k] = grid
+                accs = np.array([score(t) for t in trial])
+                if accs.max() > best:
+                    best, placement = float(accs.max()), trial[int(np.argmax(accs))]
+                    improved = True
+    return [(placement, pair_maps(PAIRS[chosen]), acc) for acc, placement, chosen in distinct(ranked(), count)]
+
+
+def fit_design(f_a: np.ndarray, f_b: np.ndarray, labels: np.ndarray, band: tuple[float, float],
+               halfwidth: float, seed: int, **search) -> tuple[np.ndarray, np.ndarray, float]:
+    """The best design of `fit_designs`: (placement (4,) Hz, target maps (7, 4, 2) bool, idealized training
+    accuracy)."""
+    return fit_designs(f_a, f_b, labels, band, halfwidth, seed, **search)[0]
