@@ -22,7 +22,10 @@ The experiment of the paper's Figs. 3-4, on the station's chip of four vortex ST
   one spectrum, and the vowel whose target map is nearest (:mod:`labctl.protocols._stno.vowel_readout`).
 * Learning: after each training vowel the oscillators' dc currents move by the measured frequency
   differences to the inputs they should, or should not, lock to (:mod:`labctl.protocols._stno.vowel_learning`),
-  from a frequency-vs-current calibration of each oscillator taken at startup.
+  from a frequency-vs-current calibration of each oscillator taken at startup with the coupling loop in the
+  state it learns in: through the loop an oscillator also feels its own emission, which shifts its
+  free-running frequency (self-injection; Tsunegi et al., Sci. Rep. 6, 26849 (2016)), and the readout
+  attributes peaks and the rule counts locked oscillators by these frequencies.
 
 Epoch 0 presents the training and the test set before any learning. Each epoch then presents the
 training set in a new seeded order (learning on; a vowel is classified before its update, so the
@@ -30,7 +33,8 @@ training rate is counted while learning); the test set is presented (learning of
 (after every epoch with ``test_every_epoch``). The file holds every presentation (vowel, decision, map,
 currents), the accuracy per epoch, the test confusion matrices, the encoding, the design, the
 calibration, the final test spectra, and the trained network's classification over a grid of the (f_A,
-f_B) plane, measured with the coupling loop closed and open (its synchronization regions).
+f_B) plane, measured with the coupling loop closed and open (its synchronization regions; the other
+loop state's maps are read with a calibration taken in that state).
 Romera et al. report 89 % (train) and 88 % (test).
 """
 
@@ -281,14 +285,15 @@ class VowelRecognition(STNOSpectra):
         for v, m in enumerate(targets):
             self.emit_array("target_map", m.astype(float), target_vowel=v)
         self.go_to_field(self.field)
+        self.loop.loop_closed = self.loop_closed  # the loop shifts every frequency: calibrate as it will learn
         calibration = self.calibrate()
         tested = self.tested_epochs()
-        total = (self.epochs + 1) * len(train) + len(tested) * len(test) + 2 * self.map_points**2
+        total = ((self.epochs + 1) * len(train) + len(tested) * len(test) + 2 * self.map_points**2
+                 + N_OSC * self.cal_points)
         currents = (np.full(N_OSC, self.i_init) if self.i_init
                     else currents_for(calibration, placement, self.i_min, self.i_max))
         run = VowelRun(calibration, currents, total)
         self.apply_currents(run.currents)
-        self.loop.loop_closed = self.loop_closed
         for rf in (self.rf_a, self.rf_b):
             rf.enable()
         rng = np.random.default_rng(self.seed)
@@ -304,8 +309,10 @@ class VowelRecognition(STNOSpectra):
                 self.emit_array("confusion", confusion, epoch=epoch)
             self.emit_row("accuracy", epoch=epoch, train_accuracy=acc_train, test_accuracy=acc_test,
                           train_tokens=len(order), test_tokens=n_test)
+        learned = run.calibration
         for closed in (True, False):
-            self.loop.loop_closed = closed
+            self.loop.loop_closed = closed  # the other loop state's maps are read with its own calibration
+            run.calibration = learned if closed == self.loop_closed else self.recalibrate(run)
             self.scan_plane(run, closed, targets)
         for rf in (self.rf_a, self.rf_b):
             rf.disable()
@@ -322,10 +329,12 @@ class VowelRecognition(STNOSpectra):
                       mlp_train_accuracy=rates[0], mlp_test_accuracy=rates[1], mlp_train_tokens=n[0],
                       mlp_test_tokens=n[1])
 
-    def calibrate(self) -> Calibration:
-        """Each oscillator alone (the others unbiased): peak frequency at `cal_points` currents."""
+    def calibrate(self, record: bool = True) -> Calibration:
+        """Each oscillator alone (the others unbiased), in the coupling loop's present state: peak frequency
+        at `cal_points` currents; into the run file when `record`."""
         currents = np.linspace(self.i_min, self.i_max, self.cal_points)
-        self.set_axis("calibration", "calibration_current", currents)
+        if record:
+            self.set_axis("calibration", "calibration_current", currents)
         smus = [getattr(self, name) for name in self.SMU_ROLES]
         for smu in smus:
             smu.source_current = 0.0
@@ -336,8 +345,20 @@ class VowelRecognition(STNOSpectra):
                 self.wait(self.settle)
                 freqs[k, n] = peak(self.frequencies, self.analyzer.trace())[0]
             smu.source_current = 0.0
-            self.emit_array("calibration", freqs[k], oscillator=k + 1)
+            if record:
+                self.emit_array("calibration", freqs[k], oscillator=k + 1)
         return Calibration(currents, freqs)
+
+    def recalibrate(self, run: VowelRun) -> Calibration:
+        """A calibration (inputs off, not recorded) in the loop's present state; `run`'s currents restored."""
+        for rf in (self.rf_a, self.rf_b):
+            rf.disable()
+        calibration = self.calibrate(record=False)
+        run.traces += N_OSC * self.cal_points
+        self.apply_currents(run.currents)
+        for rf in (self.rf_a, self.rf_b):
+            rf.enable()
+        return calibration
 
     def apply_currents(self, currents: np.ndarray):
         for smu, i in zip((getattr(self, n) for n in self.SMU_ROLES), currents, strict=True):

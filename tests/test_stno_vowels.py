@@ -134,6 +134,19 @@ def test_synchronization_regions_change_when_the_coupling_loop_opens(small_run):
     assert 0 < np.mean(closed != opened) < 1
 
 
+def test_calibration_is_taken_with_the_coupling_loop_as_the_network_learns(small_run, tmp_path):
+    """Through the closed loop each oscillator also feels its own emission, which shifts its frequency: the
+    calibration that the readout and the rule rely on is taken in the loop state of learning."""
+    cls, path = small_run
+    opened = tmp_path / "open.h5"
+    params = {**SMALL, "epochs": 0, "speakers": 2, "map_points": 2, "loop_closed": False}
+    assert Runner(cls(**params), Station.load(cls.STATION), opened).run().status == "completed"
+    with open_run(path) as closed_run, open_run(opened) as open_run_:
+        assert closed_run.parameter_values()["loop_closed"] and not open_run_.parameter_values()["loop_closed"]
+        shift = closed_run.data("calibration").signal.values - open_run_.data("calibration").signal.values
+    assert np.all((shift > 0.5e6) & (shift < 5e6))
+
+
 def test_the_data_are_the_37_women_with_every_formant_measured():
     tokens, labels = vowel_tokens()
     assert len(tokens) == 259 and len(set(tokens.talker)) == 37
