@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import textwrap
 
 import numpy as np
 
@@ -144,9 +145,9 @@ def campaign_figure(index: CampaignIndex):
     for ax, panel in zip(axes, panels, strict=True):
         _draw(ax, index, panel)
     counts = index.counts()
-    fig.suptitle(f"{index.name}: {index.protocol}, {_chips(index)}, "
-                 f"{counts.get('completed', 0)}/{index.n_runs} runs completed; "
-                 f"{100 * index.confidence:g} % intervals", fontsize=10)
+    title = (f"{index.name}: {index.protocol}, {_chips(index)}, {counts.get('completed', 0)}/{index.n_runs} "
+             f"runs completed; {100 * index.confidence:g} % intervals")
+    fig.suptitle(textwrap.fill(title, int(13 * fig.get_figwidth())), fontsize=10)  # ~13 characters per inch
     return fig
 
 

@@ -109,8 +109,8 @@ class VowelRecognition(STNOSpectra):
     DEFAULT = "recognition"
     HEADLINES = (Headline("train_rate", "", "Recognition rate, training set (last epoch)", rate=True),
                  Headline("test_rate", "", "Recognition rate, test set (last epoch)", rate=True),
-                 Headline("mlp_train_rate", "", "MLP reference, training set", rate=True),
-                 Headline("mlp_test_rate", "", "MLP reference, test set", rate=True))
+                 Headline("mlp_train_rate", "", "Recognition rate, MLP reference, training set", rate=True),
+                 Headline("mlp_test_rate", "", "Recognition rate, MLP reference, test set", rate=True))
 
     # learning keeps every current within [i_min, i_max] (calibration sweeps it); both tones at rf_power
     SETPOINTS = {**{f"smu{k}.source_current": ("i_min", "i_max") for k in range(1, 5)},
