@@ -135,7 +135,8 @@ def main() -> None:
         rows = [
             ("stno", "stno_frequency_vs_current", {"steps": steps, "points": 401},
              np.linspace(4.5e-3, 9e-3, steps), "dc_current"),
-            ("rram", "rram_bit_error_rate", {}, np.array([20e-6, 30e-6, 50e-6, 100e-6, 200e-6]), "compliance"),
+            ("rram", "rram_bit_error_rate", {"compliances": "10 uA, 20 uA, 50 uA", "repeats": 10},
+             np.array([10e-6, 20e-6, 50e-6]), "compliance"),
         ]
         for bench, name, params, expected, column in rows:
             status, points, once, seen, injected, wall = faulted_run(bench, name, params, expected, column,
