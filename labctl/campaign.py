@@ -270,7 +270,7 @@ def _plan(spec: CampaignSpec, folder: Path, index_path: Path) -> list[RunRecord]
                     if run.status == "completed":
                         rec.headline = checked_headline(cls.HEADLINES, cls.headline(run))
                         rec.status, rec.message = "completed", ""
-                        rec.duration, rec.cpu_time, rec.worker = earlier.get(task.key, (math.nan, math.nan, ""))
+                        rec.duration, rec.cpu_time, rec.worker = earlier.get(task.key, (run.duration, math.nan, ""))
             except Exception as exc:  # a damaged or half-written file: run it again
                 log.info("%s: %s; running it again", file, _one_line(exc))
                 rec.headline = {}

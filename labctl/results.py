@@ -9,6 +9,7 @@ reads as stored (:meth:`Run.data`: a scan as its N-D grid, cells not taken NaN);
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,11 @@ class Run:
     # -- facts ------------------------------------------------------------------------------
     def _scalar(self, name: str, default: Any = None) -> Any:
         return _text(self.entry[name][()]) if name in self.entry else default
+
+    @property
+    def duration(self) -> float:
+        """The run's wall-clock duration (s) as its file records it (whole seconds); NaN before it ends."""
+        return float(self.entry["duration"][()]) if "duration" in self.entry else math.nan
 
     @property
     def recorded_status(self) -> str:

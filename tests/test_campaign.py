@@ -176,6 +176,17 @@ def test_running_again_skips_completed_runs_and_reruns_failed_ones(client, tmp_p
         np.testing.assert_array_equal(again.summaries[name].value, s.value)
 
 
+def test_runs_kept_without_their_campaign_file_keep_the_duration_their_files_record(client, tmp_path):
+    first = run_campaign(SPEC, out=tmp_path / "c", client=client, progress=False)
+    first.path.unlink()
+    again = run_campaign(SPEC, out=tmp_path / "c", client=client, progress=False)
+    for file, status, duration in zip(again.table["file"], again.table["status"], again.table["duration"],
+                                      strict=True):
+        if status == "completed":
+            with open_run(again.folder / file) as run:
+                assert duration >= 0 and duration == run.duration
+
+
 @pytest.mark.slow
 def test_resume_after_a_kill_runs_only_what_did_not_complete(client, tmp_path):
     spec = {**SPEC, "grid": {"v_stop": [0.5, 0.8]}}
