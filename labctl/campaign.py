@@ -60,6 +60,7 @@ from typing import Any, TextIO
 from labctl.campaign_index import CampaignIndex, RunRecord, open_campaign, write_index
 from labctl.campaign_spec import CampaignSpec, SpecError, Task, forget_visa_libraries, load_spec
 from labctl.headline import checked_headline
+from labctl.interrupts import signals_handled
 
 __all__ = ["Campaign", "CampaignError", "SpecError", "execute_task", "local_cluster", "run_campaign"]
 
@@ -349,22 +350,10 @@ def local_cluster(workers: int | None = None):
     from distributed import LocalCluster
 
     settings = {**WORKER_CONFIG, "distributed.nanny.pre-spawn-environ": _worker_environ()}
-    with _sigint_ignored(), dask.config.set(settings):
+    # worker processes inherit an ignored SIGINT: a terminal's Ctrl-C is the campaign's to handle
+    with signals_handled(signal.SIG_IGN, (signal.SIGINT,)), dask.config.set(settings):
         return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                             host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
-
-
-@contextmanager
-def _sigint_ignored():
-    """Worker processes started here inherit an ignored SIGINT (the campaign asks them to stop)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 class _Stop:
@@ -373,12 +362,7 @@ class _Stop:
     def __init__(self):
         self.requested = False
 
-    @contextmanager
     def installed(self):
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-
         def on_signal(signum, frame):
             if not self.requested:
                 self.requested = True
@@ -387,12 +371,7 @@ class _Stop:
                 return
             raise KeyboardInterrupt
 
-        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield self
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
+        return signals_handled(on_signal)
 
 
 def run_campaign(

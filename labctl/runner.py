@@ -13,7 +13,6 @@ import getpass
 import importlib.metadata
 import logging
 import platform
-import signal
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ import h5py
 from labctl.connection import ConnectedStation
 from labctl.error_queue import error_queues, summary
 from labctl.errors import StorageError
+from labctl.interrupts import signals_handled
 from labctl.link import logger as fault_log
 from labctl.logs import RunLog
 from labctl.plan import Check, check_plan, refuse
@@ -380,13 +380,9 @@ class Runner:
         except Exception as exc:  # the run's status matters more than this record
             return {"unavailable": f"{type(exc).__name__}: {exc}"}
 
-    @contextmanager
-    def _signals_abort(self) -> Iterator[None]:
+    def _signals_abort(self):
         """SIGINT/SIGTERM abort the run at its next checkpoint; during shutdown they are held off
         (the instruments must go safe); a second one before shutdown interrupts at once."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
 
         def on_signal(signum, frame):
             if self.phase in ("shutdown", "finishing", "done"):
@@ -399,12 +395,7 @@ class Runner:
                 return
             raise KeyboardInterrupt
 
-        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
+        return signals_handled(on_signal)
 
 
 def run_protocol(
