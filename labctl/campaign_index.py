@@ -36,6 +36,7 @@ import h5py
 import numpy as np
 
 from labctl.campaign_spec import CampaignSpec, Panel, Task
+from labctl.hdf5_files import plain
 from labctl.headline import Headline, Rate
 
 __all__ = ["CampaignIndex", "RunRecord", "compute_summaries", "is_campaign_file", "open_campaign", "write_index"]
@@ -228,19 +229,9 @@ def is_campaign_file(path: str | Path) -> bool:
     try:
         with h5py.File(path, "r") as f:
             e = f.get(ENTRY)
-            return isinstance(e, h5py.Group) and _text(e.attrs.get("labctl_type")) == KIND
+            return isinstance(e, h5py.Group) and plain(e.attrs.get("labctl_type")) == KIND
     except (OSError, ValueError):
         return False
-
-
-def _text(v: Any) -> Any:
-    if isinstance(v, bytes):
-        return v.decode()
-    if isinstance(v, np.ndarray) and v.dtype.kind in "OS":
-        return [_text(x) for x in v.tolist()]
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 @dataclass
@@ -278,36 +269,36 @@ class CampaignIndex:
             e = f[ENTRY]
             for name in ("title", "description", "protocol", "station", "status", "start_time", "end_time",
                          "spec"):
-                setattr(self, name, _text(e[name][()]) if name in e else "")
+                setattr(self, name, plain(e[name][()]) if name in e else "")
             self.name = self.title
             self.confidence = float(e.attrs.get("confidence", 0.95))
-            self.grid_names: list[str] = json.loads(_text(e.attrs.get("grid", "[]")))
+            self.grid_names: list[str] = json.loads(plain(e.attrs.get("grid", "[]")))
             self.panels = [Panel(p["x"], tuple(p["y"]), p["xscale"], p["yscale"], p["title"],
                                  tuple((str(k), float(v)) for k, v in p.get("marks", ())),
                                  p.get("errors", "interval"))
-                           for p in json.loads(_text(e.attrs.get("figure", "[]")))]
+                           for p in json.loads(plain(e.attrs.get("figure", "[]")))]
             runs = e["runs"]
-            self.table: dict[str, np.ndarray | list] = {k: _text(runs[k][()]) for k in runs}
-            self.units = {k: _text(runs[k].attrs.get("units", "")) for k in runs}
+            self.table: dict[str, np.ndarray | list] = {k: plain(runs[k][()]) for k in runs}
+            self.units = {k: plain(runs[k].attrs.get("units", "")) for k in runs}
             self.chips = [{"seed": int(s), "label": lab} for s, lab in
-                          zip(e["chips/seed"][()], _text(e["chips/label"][()]), strict=True)]
+                          zip(e["chips/seed"][()], plain(e["chips/label"][()]), strict=True)]
             self.headlines: list[Headline] = []
             self.summaries: dict[str, Summary] = {}
             for k in runs:
                 if "long_name" in runs[k].attrs and "rate" in runs[k].attrs:
-                    h = Headline(k, self.units[k], _text(runs[k].attrs["long_name"]), bool(runs[k].attrs["rate"]))
+                    h = Headline(k, self.units[k], plain(runs[k].attrs["long_name"]), bool(runs[k].attrs["rate"]))
                     self.headlines.append(h)
             by_name = {h.name: h for h in self.headlines}
-            order = json.loads(_text(e.attrs.get("headlines", "[]")))  # as the protocol declares them
+            order = json.loads(plain(e.attrs.get("headlines", "[]")))  # as the protocol declares them
             self.headlines = [by_name[n] for n in order if n in by_name and f"summary_{n}" in e]
             for h in self.headlines:
                 g = e[f"summary_{h.name}"]
-                fields = {k: _text(g[k][()]) for k in g}
+                fields = {k: plain(g[k][()]) for k in g}
                 fields["value"], fields["low"], fields["high"] = (
                     fields[h.name], fields[f"{h.name}_low"], fields[f"{h.name}_high"])
                 self.summaries[h.name] = Summary(h.name, h.units, h.long_name, h.rate,
-                                                 _text(g.attrs["statistic"]), _text(g.attrs["interval"]), fields)
-            self.links = {k: _text(e["run_entries"].get(k, getlink=True).filename) for k in e["run_entries"]}
+                                                 plain(g.attrs["statistic"]), plain(g.attrs["interval"]), fields)
+            self.links = {k: plain(e["run_entries"].get(k, getlink=True).filename) for k in e["run_entries"]}
 
     @property
     def grid(self) -> dict[str, np.ndarray]:

@@ -5,7 +5,8 @@ as an SWMR reader it waits for ever on a truncated or damaged one: a metadata ch
 retried up to 100 times with a sleep that doubles from 1 ns (about 2**100 ns in all). These facts come
 instead from the first bytes of the file (HDF5 File Format Specification 3.0, superblock versions 2
 and 3: the file consistency flags, the end-of-file address it records, the root group's address) and
-from the ``flock`` that HDF5 holds while a file is open for plain (non-SWMR) writing.
+from the ``flock`` that HDF5 holds while a file is open for plain (non-SWMR) writing. Values read back
+become plain Python (:func:`plain`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
+import numpy as np
 
 __all__ = ["Superblock", "holds_nothing", "open_for_reading", "read_superblock", "reason", "write_locked"]
 
@@ -183,3 +186,15 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno and exc.strerror:
         return exc.strerror
     return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def plain(value: Any) -> Any:
+    """An HDF5 value as plain Python: bytes as text, string arrays as lists of text, numpy scalars as
+    Python numbers; anything else as it is."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OS":
+        return [plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -114,12 +114,13 @@ def live_entries(f: h5py.File, *, other_hosts: bool = True) -> list[str]:
     the file closed. A writer on another host cannot be asked from here: listed unless ``other_hosts``
     is False.
     """
-    from labctl.results import FINAL, _attr, _entries, _text
+    from labctl.hdf5_files import plain
+    from labctl.results import FINAL, _attr, _entries
 
     busy = []
     for name in _entries(f):
         e = f[name]
-        status = _text(e["status"][()]) if "status" in e else "running"
+        status = plain(e["status"][()]) if "status" in e else "running"
         if status in FINAL:
             continue
         host, pid = _attr(e, "writer_host"), _attr(e, "writer_pid")

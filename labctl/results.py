@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 from labctl import writers
-from labctl.hdf5_files import open_for_reading
+from labctl.hdf5_files import open_for_reading, plain
 
 #: Final statuses; a run still "running" whose writer process is gone reads as "incomplete".
 FINAL = ("completed", "aborted", "failed")
@@ -95,18 +95,8 @@ class Data:
         return None if lo is None or hi is None else (lo.values, hi.values)
 
 
-def _text(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.ndarray) and value.dtype.kind in "OS":
-        return [_text(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _attr(obj, name: str, default: Any = None) -> Any:
-    return _text(obj.attrs[name]) if name in obj.attrs else default
+    return plain(obj.attrs[name]) if name in obj.attrs else default
 
 
 def _nx_class(obj) -> str:
@@ -119,7 +109,7 @@ def _read_tree(group: h5py.Group) -> dict[str, Any]:
         if isinstance(obj, h5py.Group):
             out[name] = _read_tree(obj)
         else:
-            out[name] = _text(obj[()])
+            out[name] = plain(obj[()])
     return out
 
 
@@ -169,7 +159,7 @@ class Run:
 
     # -- facts ------------------------------------------------------------------------------
     def _scalar(self, name: str, default: Any = None) -> Any:
-        return _text(self.entry[name][()]) if name in self.entry else default
+        return plain(self.entry[name][()]) if name in self.entry else default
 
     @property
     def duration(self) -> float:
@@ -205,21 +195,21 @@ class Run:
         """The failed run's traceback (an ``NXnote``; older files: a plain field)."""
         tb = self.entry.get("traceback")
         if isinstance(tb, h5py.Group):
-            return _text(tb["data"][()]) if "data" in tb else ""
+            return plain(tb["data"][()]) if "data" in tb else ""
         return self._scalar("traceback", "")
 
     @property
     def log(self) -> list[str]:
         """The run's log lines (``time LEVEL logger: message``), kept in its ``log`` NXnote."""
         g = self.entry.get("log")
-        text = _text(g["data"][()]) if isinstance(g, h5py.Group) and "data" in g else ""
+        text = plain(g["data"][()]) if isinstance(g, h5py.Group) and "data" in g else ""
         return text.splitlines() if isinstance(text, str) else []
 
     @property
     def protocol(self) -> str:
         """Registry name of the protocol that wrote the run ("" if none)."""
         g = self.entry.get("protocol")
-        return _text(g["name"][()]) if g is not None and "name" in g else ""
+        return plain(g["name"][()]) if g is not None and "name" in g else ""
 
     @property
     def parameters(self) -> dict[str, Field]:
@@ -277,7 +267,7 @@ class Run:
             ds.refresh()
         raw = ds[()]
         text = isinstance(raw, bytes) or (isinstance(raw, np.ndarray) and raw.dtype.kind in "OS")
-        values = np.asarray(_text(raw) if text else raw)
+        values = np.asarray(plain(raw) if text else raw)
         if "_FillValue" in ds.attrs and values.dtype.kind in "iu":  # cells of a scan not taken: NaN
             missing = values == ds.attrs["_FillValue"]
             if missing.any():
